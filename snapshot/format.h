@@ -1,0 +1,152 @@
+/* On-disk structures of a tabi generation file (see snapshot/FORMAT.md) and
+ * the helpers shared by writer, reader and CLI. Internal to snapshot/. */
+#ifndef TABI_SNAPSHOT_FORMAT_H
+#define TABI_SNAPSHOT_FORMAT_H
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include "snapshot.h"
+
+#define SNAP_MAGIC        "TABISNAP"   /* header, offset 0 */
+#define SNAP_FOOT_MAGIC   "TABIINDX"   /* footer, last 64 bytes */
+#define SNAP_VERSION      1u
+#define SNAP_NAME_MAX     64           /* name field incl. NUL */
+#define SNAP_CHUNK_SIZE   (1u << 20)   /* what the writer uses */
+#define SNAP_CHUNK_MIN    (1u << 12)   /* what a reader accepts */
+#define SNAP_CHUNK_MAX    (1u << 24)
+#define SNAP_SECTION_MAX  (256ull << 20)
+#define SNAP_ZSTD_LEVEL   1
+
+/* Chunk kinds. PREV is reserved for incremental generations (FORMAT.md);
+ * version-1 readers reject it as unsupported. */
+enum {
+	SNAP_CHUNK_ZERO = 0,  /* all zeros, no bytes stored */
+	SNAP_CHUNK_ZSTD = 1,  /* one zstd frame with content size + checksum */
+	SNAP_CHUNK_RAW  = 2,  /* stored as is (did not compress) */
+	SNAP_CHUNK_PREV = 3,  /* reserved: same bytes as in an older generation */
+};
+
+struct snap_disk_header {          /* 64 bytes at offset 0 */
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;      /* 64 */
+	uint64_t generation;
+	uint64_t created_ns;       /* CLOCK_REALTIME when written */
+	uint32_t flags;            /* 0 in version 1 */
+	uint32_t reserved0;
+	uint8_t reserved[16];
+	uint64_t checksum;         /* XXH3-64 of bytes 0..55 */
+};
+
+struct snap_disk_footer {          /* 64 bytes at end of file */
+	char magic[8];
+	uint32_t version;
+	uint32_t reserved0;
+	uint64_t generation;
+	uint64_t index_offset;
+	uint64_t index_len;
+	uint64_t index_checksum;   /* XXH3-64 of the index bytes */
+	uint64_t header_checksum;  /* ties this footer to this file's header */
+	uint64_t checksum;         /* XXH3-64 of bytes 0..55 */
+};
+
+struct snap_disk_index_head {      /* 16 bytes, starts the index */
+	uint32_t n_sections;
+	uint32_t n_images;
+	uint64_t reserved;
+};
+
+struct snap_disk_section {         /* 96 bytes */
+	char name[SNAP_NAME_MAX];
+	uint64_t offset;
+	uint64_t len;
+	uint64_t checksum;         /* XXH3-64 of the section bytes */
+	uint64_t reserved;
+};
+
+struct snap_disk_image {           /* 96 bytes, then n_chunks chunk entries */
+	char name[SNAP_NAME_MAX];
+	uint64_t len;
+	uint32_t chunk_size;
+	uint32_t reserved0;
+	uint64_t n_chunks;
+	uint64_t reserved1;
+};
+
+struct snap_disk_chunk {           /* 24 bytes */
+	uint64_t offset;
+	uint32_t stored_len;
+	uint8_t kind;
+	uint8_t pad[3];
+	uint64_t checksum;         /* XXH3-64 of the stored bytes */
+};
+
+_Static_assert(sizeof(struct snap_disk_header) == 64, "header layout");
+_Static_assert(sizeof(struct snap_disk_footer) == 64, "footer layout");
+_Static_assert(sizeof(struct snap_disk_index_head) == 16, "index layout");
+_Static_assert(sizeof(struct snap_disk_section) == 96, "section layout");
+_Static_assert(sizeof(struct snap_disk_image) == 96, "image layout");
+_Static_assert(sizeof(struct snap_disk_chunk) == 24, "chunk layout");
+
+/* ---- util.c ---- */
+uint64_t snap_hash(const void *p, size_t len);
+bool snap_is_zero(const void *p, size_t len);
+void snap_errf(char err[SNAP_ERR_LEN], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int snap_default_threads(void);
+uint64_t snap_now_ms(void);
+int snap_write_all(int fd, const void *p, size_t len);
+/* Runs fn(arg, worker, k) for k in [0, n) on `threads` threads (the caller
+ * is worker 0 and reports progress as k*unit of total). Stops at the first
+ * non-zero return and returns it. */
+typedef int (*snap_par_fn)(void *arg, int worker, uint64_t k);
+int snap_par_run(int threads, uint64_t n, snap_par_fn fn, void *arg,
+		 uint64_t unit, uint64_t total, snap_progress_fn progress,
+		 void *ctx);
+
+/* ---- gens.c: generations in a session directory ---- */
+/* Committed generation numbers in dir, newest first. Returns the count
+ * (0 for none) or -1 with errno set when dir cannot be read. */
+int snap_list_gens(const char *dir, uint64_t **gens);
+void snap_gen_path(char *out, size_t n, const char *dir, uint64_t gen,
+		   bool tmp);
+
+/* ---- writer.c: the file being written ---- */
+struct snap_out {
+	int fd;
+	uint64_t off;       /* bytes written so far */
+	uint64_t flushed;   /* writeback started up to here */
+	const char *path;
+	bool failed;
+	char err[SNAP_ERR_LEN];
+};
+/* Appends; on failure sets o->err once and returns -1. */
+int snap_out_write(struct snap_out *o, const void *p, size_t len);
+
+/* ---- compress.c ---- */
+/* Stores an image's chunks at o, in order, filling chunks[] (n entries).
+ * Workers detect zeros, compress and hash; the caller's thread writes. */
+int snap_compress_image(struct snap_out *o, const uint8_t *mem, uint64_t len,
+			uint32_t chunk_size, int level, int threads,
+			struct snap_disk_chunk *chunks,
+			snap_progress_fn progress, void *ctx);
+
+/* ---- reader.c ---- */
+enum snap_fail { SNAP_OK, SNAP_DAMAGED, SNAP_FOREIGN, SNAP_WRONG_VERSION,
+		 SNAP_IO };
+struct snap_image_info {
+	const char *name;
+	uint64_t len, n_chunks, zero_chunks, stored_bytes;
+	uint32_t chunk_size;
+};
+/* Opens one generation file, checks every checksum; *why gets a short
+ * reason on failure. deep also decompresses every chunk. */
+struct snap_reader *snap_open_file(const char *path, uint64_t expect_gen,
+				   bool deep, enum snap_fail *fail,
+				   char why[SNAP_ERR_LEN]);
+int snap_image_count(struct snap_reader *r);
+int snap_section_count(struct snap_reader *r);
+const char *snap_section_name(struct snap_reader *r, int i);
+uint64_t snap_created_ns(struct snap_reader *r);
+void snap_image_info(struct snap_reader *r, int i, struct snap_image_info *o);
+#endif

@@ -1,0 +1,70 @@
+/* Naming and listing of generation files in a session directory. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "format.h"
+
+void snap_gen_path(char *out, size_t n, const char *dir, uint64_t gen,
+		   bool tmp)
+{
+	snprintf(out, n, tmp ? "%s/.gen-%08llu.tabi.tmp" : "%s/gen-%08llu.tabi",
+		 dir, (unsigned long long)gen);
+}
+
+/* "gen-" + at least 8 decimal digits + ".tabi", nothing else: temporary
+ * files, editor backups and foreign files are never generations. */
+static bool parse_gen(const char *name, uint64_t *gen)
+{
+	if (strncmp(name, "gen-", 4))
+		return false;
+	const char *p = name + 4;
+	size_t digits = strspn(p, "0123456789");
+	if (digits < 8 || digits > 19 || strcmp(p + digits, ".tabi"))
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < digits; i++)
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	*gen = v;
+	return true;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int snap_list_gens(const char *dir, uint64_t **gens)
+{
+	*gens = NULL;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	size_t n = 0, cap = 0;
+	uint64_t *v = NULL;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		uint64_t g;
+		if (!parse_gen(e->d_name, &g))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			uint64_t *nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				errno = ENOMEM;
+				return -1;
+			}
+			v = nv;
+		}
+		v[n++] = g;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_desc);
+	*gens = v;
+	return (int)n;
+}

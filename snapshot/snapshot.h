@@ -1,0 +1,74 @@
+/* tabi session format: a directory of committed generations.
+ * This library knows nothing of KVM: it stores named, checksummed sections
+ * and guest memory images (chunked, zero chunks free, zstd on threads).
+ * On-disk layout and versioning: snapshot/FORMAT.md. */
+#ifndef TABI_SNAPSHOT_H
+#define TABI_SNAPSHOT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAP_ERR_LEN 512
+
+/* Progress while writing or reading memory: bytes of guest memory handled so
+ * far out of total. Called from the caller's thread, at most ~10 times/s. */
+typedef void (*snap_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+struct snap_writer;
+struct snap_reader;
+
+/* ---- writing a new generation ---- */
+/* Creates DIR if missing. The new generation is written beside the committed
+ * ones under a temporary name and is invisible until snap_commit(). */
+struct snap_writer *snap_begin(const char *dir, char err[SNAP_ERR_LEN]);
+/* Small state section (registers, device state, config). Names are unique,
+ * at most 63 bytes. Copies data. */
+int snap_put_section(struct snap_writer *w, const char *name,
+		     const void *data, size_t len);
+/* Memory image: len bytes at mem, stored in fixed-size chunks; chunks of all
+ * zeros cost nothing, others are zstd-compressed on `threads` threads. */
+int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
+		    uint64_t len, int threads, snap_progress_fn progress,
+		    void *ctx);
+/* Writes the index, fsyncs the file, renames it into place atomically, fsyncs
+ * the directory, then removes older generations. 0 on success. On failure
+ * nothing committed before is touched and err says why. Frees w. */
+int snap_commit(struct snap_writer *w, char err[SNAP_ERR_LEN]);
+/* Drops an uncommitted generation (removes its temporary file). Frees w. */
+void snap_abort(struct snap_writer *w);
+/* Upper bound of the bytes a generation needs on disk for a memory image of
+ * mem_len bytes (every chunk stored raw), for a free-space check before
+ * freezing. Sections come on top. */
+uint64_t snap_estimate_bytes(uint64_t mem_len);
+
+/* ---- reading ---- */
+/* Opens the newest committed generation whose every checksum verifies.
+ * If the newest is damaged and an older good one exists, opens that one and
+ * sets *fallback_note to a line naming both (caller prints it); if none is
+ * good returns NULL with err naming the problem (and the older generation if
+ * there is one). Never modifies the directory. */
+struct snap_reader *snap_open(const char *dir, char err[SNAP_ERR_LEN],
+			      char note[SNAP_ERR_LEN]);
+/* Section bytes (owned by the reader) or NULL if absent. */
+const void *snap_get_section(struct snap_reader *r, const char *name,
+			     size_t *len);
+/* Length of a stored memory image, or -1 when absent. */
+int64_t snap_memory_len(struct snap_reader *r, const char *name);
+/* Fills dst (len bytes, must equal the stored length) from the image,
+ * decompressing on `threads` threads; zero chunks are memset (or skipped
+ * when dst_is_zeroed). 0 on success. */
+int snap_get_memory(struct snap_reader *r, const char *name, void *dst,
+		    uint64_t len, int threads, bool dst_is_zeroed,
+		    snap_progress_fn progress, void *ctx,
+		    char err[SNAP_ERR_LEN]);
+uint64_t snap_generation(struct snap_reader *r);
+/* Parses and verifies one generation held in memory (buf must outlive the
+ * reader); for fuzzing and tools. NULL with err on any problem. */
+struct snap_reader *snap_open_buffer(const void *buf, size_t len,
+				     char err[SNAP_ERR_LEN]);
+void snap_close(struct snap_reader *r);
+
+/* ---- CLI: `tabi snapshot info|verify DIR` ---- */
+/* argv[0] is "info" or "verify". Returns the process exit code. */
+int snap_cli_main(int argc, char **argv);
+#endif
