@@ -1,0 +1,4 @@
+# Guest half of the reboot-exit check: report, then reboot.
+. /tests/lib.sh
+say alive 1
+reboot -f
