@@ -15,7 +15,7 @@
 #define MIB (1u << 20)
 
 static uint64_t t_rng = 0x9e3779b97f4a7c15ull;
-static uint64_t t_rand(void)
+static __attribute__((unused)) uint64_t t_rand(void)
 {
 	t_rng ^= t_rng << 13;
 	t_rng ^= t_rng >> 7;
@@ -23,13 +23,13 @@ static uint64_t t_rand(void)
 	return t_rng;
 }
 
-static char *t_mkdtemp(void)
+static __attribute__((unused)) char *t_mkdtemp(void)
 {
 	char *d = strdup("/tmp/tabi-snaptest-XXXXXX");
 	return mkdtemp(d) ? d : NULL;
 }
 
-static void t_rmrf(const char *dir)
+static __attribute__((unused)) void t_rmrf(const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -47,7 +47,7 @@ static void t_rmrf(const char *dir)
 }
 
 /* Fills len bytes by 1 MiB chunk: zero, random, text-like, half zero. */
-static uint8_t *t_mem(uint64_t len, uint64_t seed)
+static __attribute__((unused)) uint8_t *t_mem(uint64_t len, uint64_t seed)
 {
 	uint8_t *m = malloc(len ? len : 1);
 	t_rng = seed | 1;
@@ -76,7 +76,7 @@ static uint8_t *t_mem(uint64_t len, uint64_t seed)
 
 static const char t_config[] = "cpu_model=x86-64-v2\nmem_bytes=4194304\ncpus=2\n";
 
-static int t_write_gen(const char *dir, const uint8_t *mem, uint64_t len,
+static __attribute__((unused)) int t_write_gen(const char *dir, const uint8_t *mem, uint64_t len,
 		       int threads)
 {
 	char err[SNAP_ERR_LEN];
@@ -93,7 +93,7 @@ static int t_write_gen(const char *dir, const uint8_t *mem, uint64_t len,
 	return snap_commit(w, err);
 }
 
-static uint8_t *t_read_file(const char *path, size_t *len)
+static __attribute__((unused)) uint8_t *t_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -107,7 +107,7 @@ static uint8_t *t_read_file(const char *path, size_t *len)
 	return b;
 }
 
-static int t_write_file(const char *path, const void *b, size_t len)
+static __attribute__((unused)) int t_write_file(const char *path, const void *b, size_t len)
 {
 	FILE *f = fopen(path, "wb");
 	if (!f)
@@ -117,21 +117,21 @@ static int t_write_file(const char *path, const void *b, size_t len)
 	return w == len ? 0 : -1;
 }
 
-static char *t_gen_path(const char *dir, int gen)
+static __attribute__((unused)) char *t_gen_path(const char *dir, int gen)
 {
 	static char p[4096];
 	snprintf(p, sizeof(p), "%s/gen-%08d.tabi", dir, gen);
 	return p;
 }
 
-static bool t_exists(const char *path)
+static __attribute__((unused)) bool t_exists(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0;
 }
 
 /* Runs snap_cli_main with stdout/stderr silenced; returns its exit code. */
-static int t_cli(const char *cmd, const char *dir)
+static __attribute__((unused)) int t_cli(const char *cmd, const char *dir)
 {
 	char *argv[] = { (char *)cmd, (char *)dir, NULL };
 	fflush(stdout);
