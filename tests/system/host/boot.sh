@@ -71,6 +71,7 @@ fi
 # ---- bad input: non-zero exit and exactly one line on stderr -----------------
 # bad_input NAME ARGS...
 bad_input() {
+	local n rc lines first
 	n=$1; shift
 	QUIET_CONSOLE=1 vmm_run "$n" 60 run "$@"
 	rc=$(vmm_rc "$n"); lines=$(grep -c '' "$W/$n.err"); first=$(head -n1 "$W/$n.err")

@@ -25,16 +25,16 @@ CR=$(printf '\r')
 # ---- results ---------------------------------------------------------------
 # Each check prints exactly one line: CHECK <name> PASS | FAIL <reason> | SKIP <reason>
 pass() { echo "CHECK $1 PASS"; }
-fail() { n=$1; shift; echo "CHECK $n FAIL $*"; }
+fail() { local n; n=$1; shift; echo "CHECK $n FAIL $*"; }
 skip() { n=$1; shift; echo "CHECK $n SKIP $*"; }
 # check NAME "REASON IF FALSE" TEST-COMMAND...
-check() { n=$1; r=$2; shift 2; if "$@"; then pass "$n"; else fail "$n" "$r"; fi; }
+check() { local n r; n=$1; r=$2; shift 2; if "$@"; then pass "$n"; else fail "$n" "$r"; fi; }
 # check_eq NAME GOT WANT [WHAT]
 check_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "${4:-value}: got '$2', want '$3'"; fi; }
 
 is_tabi() { [ "$TABI_VMM" = tabi ]; }
 # need_tabi NAME...: SKIP these checks unless the VMM under test is tabi.
-need_tabi() { is_tabi && return 0; for n in "$@"; do skip "$n" "needs tabi (vmm=$TABI_VMM)"; done; return 1; }
+need_tabi() { local n; is_tabi && return 0; for n in "$@"; do skip "$n" "needs tabi (vmm=$TABI_VMM)"; done; return 1; }
 
 have_vmm() {
 	if is_tabi; then
@@ -62,6 +62,7 @@ vmm_timed_out() { [ -e "$W/$1.timeout" ]; }
 # GUEST: lines with the host time they arrived, and the time of the first line
 # matching $MARK (if set) in $W/ID.mark.
 _reader() {
+	local id l
 	id=$1
 	while IFS= read -r l; do
 		l=${l%$CR}
@@ -78,14 +79,17 @@ _reader() {
 # `run` when vmm=qemu), stdin from /dev/null. Leaves $W/ID.{out,err,rc,guest}
 # and $W/ID.timeout if it had to be killed; returns the exit code.
 vmm_run() {
+	local id to v rc t0
 	id=$1; to=$2; shift 2
-	rm -f "$W/$id.out" "$W/$id.err" "$W/$id.rc" "$W/$id.guest" "$W/$id.timeout" "$W/$id.mark"
+	rm -f "$W/$id.out" "$W/$id.err" "$W/$id.rc" "$W/$id.guest" "$W/$id.timeout" "$W/$id.mark" "$W/$id.start"
 	: >"$W/$id.out"
 	echo "HOST: [$id] start $(now)s: ${TABI_VMM} $*"
 	t0=$(date +%s)
 	if is_tabi; then v=$TABI; else v=/tests/host/tabi-qemu.sh; fi
+	now >"$W/$id.start"
 	{ timeout -s KILL "$to" "$v" "$@" </dev/null 2>"$W/$id.err"; echo $? >"$W/$id.rc"; } | _reader "$id"
 	rc=$(vmm_rc "$id")
+	case "$rc" in [0-9]*) ;; *) rc=255;; esac
 	if [ $(( $(date +%s) - t0 )) -ge "$to" ]; then : >"$W/$id.timeout"; echo "HOST: [$id] TIMEOUT after ${to}s"; fi
 	echo "HOST: [$id] exit rc=$rc at $(now)s"
 	[ -s "$W/$id.err" ] && sed "s/^/  [$id stderr] /" "$W/$id.err" | head -n 20
@@ -95,6 +99,7 @@ vmm_run() {
 # guest_run ID TEST TIMEOUT EXTRA-TABI-ARGS...: boots the test guest with
 # tabi.test=TEST and the standard kernel, initrd and session $W/ID.session.
 guest_run() {
+	local id t to
 	id=$1; t=$2; to=$3; shift 3
 	vmm_run "$id" "$to" run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
 		--cmdline "$GUEST_CMDLINE tabi.test=$t" --session "$W/$id.session" "$@"
