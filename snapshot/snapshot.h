@@ -30,6 +30,9 @@ int snap_put_section(struct snap_writer *w, const char *name,
 int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
 		    uint64_t len, int threads, snap_progress_fn progress,
 		    void *ctx);
+/* zstd level for later snap_put_memory calls (default 1; negative levels
+ * are faster and larger). Readers need not know it. */
+void snap_set_level(struct snap_writer *w, int level);
 /* Writes the index, fsyncs the file, renames it into place atomically, fsyncs
  * the directory, then removes older generations. 0 on success. On failure
  * nothing committed before is touched and err says why. Frees w. */

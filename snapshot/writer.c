@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <zstd.h>
 #include "format.h"
 
 struct wimage {
@@ -31,6 +32,7 @@ struct snap_writer {
 	uint32_t n_sections;
 	struct wimage *images;
 	uint32_t n_images;
+	int level;
 };
 
 /* Start writeback every 64 MiB so the final fsync has little left to do
@@ -127,6 +129,7 @@ struct snap_writer *snap_begin(const char *dir, char err[SNAP_ERR_LEN])
 		return NULL;
 	}
 	w->gen = n > 0 ? gens[0] + 1 : 1;
+	w->level = SNAP_ZSTD_LEVEL;
 	free(gens);
 	snprintf(w->dir, sizeof(w->dir), "%s", dir);
 	snap_gen_path(w->tmp, sizeof(w->tmp), dir, w->gen, true);
@@ -234,7 +237,7 @@ int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
 	if (threads <= 0)
 		threads = snap_default_threads();
 	if (snap_compress_image(&w->out, mem, len, SNAP_CHUNK_SIZE,
-				SNAP_ZSTD_LEVEL, threads, chunks, progress,
+				w->level, threads, chunks, progress,
 				ctx)) {
 		free(chunks);
 		return -1;
@@ -362,6 +365,15 @@ void snap_abort(struct snap_writer *w)
 		close(w->out.fd);
 	unlink(w->tmp);
 	free_writer(w);
+}
+
+void snap_set_level(struct snap_writer *w, int level)
+{
+	if (level < ZSTD_minCLevel())
+		level = ZSTD_minCLevel();
+	if (level > ZSTD_maxCLevel())
+		level = ZSTD_maxCLevel();
+	w->level = level;
 }
 
 uint64_t snap_estimate_bytes(uint64_t mem_len)
