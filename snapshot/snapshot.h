@@ -26,7 +26,8 @@ struct snap_writer *snap_begin(const char *dir, char err[SNAP_ERR_LEN]);
 int snap_put_section(struct snap_writer *w, const char *name,
 		     const void *data, size_t len);
 /* Memory image: len bytes at mem, stored in fixed-size chunks; chunks of all
- * zeros cost nothing, others are zstd-compressed on `threads` threads. */
+ * zeros cost nothing, others are zstd-compressed on `threads` threads
+ * (<= 0: one per CPU). mem must not change until it returns (pause vCPUs). */
 int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
 		    uint64_t len, int threads, snap_progress_fn progress,
 		    void *ctx);
