@@ -178,7 +178,10 @@ int cpu_model_build(struct cpu_model *out, const char *name,
 		} else if (e.function == 0x80000008) {
 			e.ebx = 0;  /* extended feature flags: none exposed */
 		} else if (e.function == 0x80000007) {
-			e.edx &= 1u << 8;  /* invariant TSC only */
+			/* No invariant TSC: the guest then keeps time with
+			 * kvmclock, which survives a frozen gap and another
+			 * PC's TSC rate; a TSC clocksource would do neither. */
+			e.edx = 0;
 		} else if (e.function == 6 || e.function == 0x14 ||
 			   e.function == 0x12 || e.function == 0x10 ||
 			   e.function == 0x0f || e.function == 0x1d ||

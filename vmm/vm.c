@@ -168,6 +168,22 @@ static int create_vcpu(struct vm *vm, int i, char err[256])
 		snprintf(err, 256, "cannot map vCPU %d state: %s", i, strerror(errno));
 		return -1;
 	}
+	/* A session moving to a PC with another TSC rate keeps its own where
+	 * KVM can scale; elsewhere the guest keeps time by kvmclock. */
+	if (vm->cfg.tsc_khz) {
+		int host = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+		if (host > 0 && (uint32_t)host != vm->cfg.tsc_khz &&
+		    ioctl(v->fd, KVM_SET_TSC_KHZ, vm->cfg.tsc_khz) < 0)
+			vm->tsc_scaled_note = true;
+	}
+	/* A session moving to a PC with another TSC rate keeps its own where
+	 * KVM can scale; elsewhere the guest keeps time by kvmclock. */
+	if (vm->cfg.tsc_khz) {
+		int host = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+		if (host > 0 && (uint32_t)host != vm->cfg.tsc_khz &&
+		    ioctl(v->fd, KVM_SET_TSC_KHZ, vm->cfg.tsc_khz) < 0)
+			vm->tsc_scaled_note = true;
+	}
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + CPU_MAX_ENTRIES * sizeof(c->entries[0]));
 	if (!c)
 		return -1;

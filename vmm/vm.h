@@ -35,6 +35,7 @@ struct vm_config {
 	int ndisks;
 	struct disk_config disk[VM_MAX_DISKS];
 	char cpu_model[32];
+	uint32_t tsc_khz;   /* resume: the session's TSC rate; 0 = host's */
 };
 
 enum vm_stop {
@@ -76,6 +77,7 @@ struct vm {
 	pthread_mutex_t park_lock;
 	pthread_cond_t park_cond;
 	int parked_count;
+	bool tsc_scaled_note; /* TSC rate differs and could not be scaled */
 };
 
 /* Opens /dev/kvm and creates the VM, RAM, irqchip, PIT, devices and vCPUs

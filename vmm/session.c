@@ -1,0 +1,347 @@
+/* Freeze and resume (session.h). Section names in a generation:
+ *   config   text key=value lines (snapshot/FORMAT.md lists the keys)
+ *   cpuid    the guest CPU model
+ *   vcpu.N   each vCPU's KVM state
+ *   vm       PIT, clock, irqchips
+ *   devices  every device's own state, in vm_devices order
+ *   ram      guest memory image */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include "progress.h"
+#include "session.h"
+#include "snapshot.h"
+#include "vcpu_state.h"
+#include "vm_devices.h"
+#include "vm_state.h"
+
+#define SESSION_FORMAT "tabi-session-1"
+
+static int threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 16 ? 16 : (int)n;
+}
+
+/* Disks inside the session directory are stored relative to it, so a
+ * stick mounted elsewhere on the next PC still finds them. */
+static const char *relative_to(const char *path, const char *dir)
+{
+	char rp[4096], rd[4096];
+	static char out[4096];
+	if (!realpath(path, rp) || !realpath(dir, rd))
+		return path;
+	size_t n = strlen(rd);
+	if (!strncmp(rp, rd, n) && rp[n] == '/') {
+		snprintf(out, sizeof(out), "%s", rp + n + 1);
+		return out;
+	}
+	snprintf(out, sizeof(out), "%s", rp);
+	return out;
+}
+
+int session_config_text(const struct vm_config *cfg, const char *dir,
+			char *out, size_t cap)
+{
+	size_t n = 0;
+	n += (size_t)snprintf(out + n, cap - n,
+		"format=%s\ncpu_model=%s\nmem_bytes=%" PRIu64 "\ncpus=%d\n"
+		"tsc_khz=%u\nndisks=%d\nsaved=%lld\n", SESSION_FORMAT, cfg->cpu_model,
+		cfg->mem_bytes, cfg->cpus, cfg->tsc_khz, cfg->ndisks, (long long)time(NULL));
+	for (int i = 0; i < cfg->ndisks && n < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, "disk%d=%s\ndisk%d_ro=%d\n", i,
+				      relative_to(cfg->disk[i].path, dir), i,
+				      cfg->disk[i].read_only);
+	return n < cap ? (int)n : -1;
+}
+
+int session_config_parse(const char *text, size_t len, const char *dir,
+			 struct vm_config *cfg, char err[512])
+{
+	memset(cfg, 0, sizeof(*cfg));
+	bool fmt = false;
+	int ndisks = -1;
+	size_t pos = 0;
+	while (pos < len) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - line) : len - pos;
+		pos += ll + 1;
+		char buf[4200];
+		if (ll >= sizeof(buf))
+			goto bad;
+		memcpy(buf, line, ll);
+		buf[ll] = 0;
+		char *eq = strchr(buf, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		const char *k = buf, *v = eq + 1;
+		int idx;
+		char rest[8];
+		if (!strcmp(k, "format"))
+			fmt = !strcmp(v, SESSION_FORMAT);
+		else if (!strcmp(k, "cpu_model"))
+			snprintf(cfg->cpu_model, sizeof(cfg->cpu_model), "%s", v);
+		else if (!strcmp(k, "mem_bytes"))
+			cfg->mem_bytes = strtoull(v, NULL, 10);
+		else if (!strcmp(k, "cpus"))
+			cfg->cpus = atoi(v);
+		else if (!strcmp(k, "tsc_khz"))
+			cfg->tsc_khz = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "ndisks"))
+			ndisks = atoi(v);
+		else if (sscanf(k, "disk%d%7s", &idx, rest) == 2 && !strcmp(rest, "_ro") &&
+			 idx >= 0 && idx < VM_MAX_DISKS)
+			cfg->disk[idx].read_only = atoi(v) != 0;
+		else if (sscanf(k, "disk%d", &idx) == 1 && idx >= 0 && idx < VM_MAX_DISKS) {
+			if (v[0] == '/')
+				snprintf(cfg->disk[idx].path, sizeof(cfg->disk[idx].path), "%s", v);
+			else
+				snprintf(cfg->disk[idx].path, sizeof(cfg->disk[idx].path), "%s/%s", dir, v);
+		}
+	}
+	if (!fmt)
+		goto bad;
+	if (ndisks < 0 || ndisks > VM_MAX_DISKS || cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS ||
+	    cfg->mem_bytes < VM_MIN_MEM || !cfg->cpu_model[0])
+		goto bad;
+	cfg->ndisks = ndisks;
+	for (int i = 0; i < ndisks; i++)
+		if (!cfg->disk[i].path[0])
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, 512, "session %s: its configuration is not one tabi wrote "
+		 "(foreign or newer format) — resume it with the tabi that froze it", dir);
+	return -1;
+}
+
+static int put_buf(struct snap_writer *w, const char *name, struct state_buf *b,
+		   char err[512])
+{
+	if (b->error || snap_put_section(w, name, b->data, b->len) < 0) {
+		snprintf(err, 512, "cannot store %s state", name);
+		sb_free(b);
+		return -1;
+	}
+	sb_free(b);
+	return 0;
+}
+
+int session_freeze(struct vm *vm, const char *dir, char err[512])
+{
+	char e[256] = "";
+	if (vm_devices_quiesce(vm, e) < 0) {
+		snprintf(err, 512, "%s", e);
+		return -1;
+	}
+	int khz = ioctl(vm->vcpu[0].fd, KVM_GET_TSC_KHZ, 0);
+	vm->cfg.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+	char serr[SNAP_ERR_LEN] = "";
+	struct snap_writer *w = snap_begin(dir, serr);
+	if (!w) {
+		snprintf(err, 512, "%s", serr);
+		return -1;
+	}
+	char cfgtext[8192];
+	struct state_buf b;
+	if (session_config_text(&vm->cfg, dir, cfgtext, sizeof(cfgtext)) < 0 ||
+	    snap_put_section(w, "config", cfgtext, strlen(cfgtext)) < 0)
+		goto fail_msg;
+	sb_init(&b);
+	cpu_model_save(&vm->cpu, &b);
+	if (put_buf(w, "cpuid", &b, err))
+		goto fail;
+	for (int i = 0; i < vm->cfg.cpus; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "vcpu.%d", i);
+		sb_init(&b);
+		if (vcpu_state_save(vm, i, &b, e) < 0) {
+			snprintf(err, 512, "%s", e);
+			sb_free(&b);
+			goto fail;
+		}
+		if (put_buf(w, name, &b, err))
+			goto fail;
+	}
+	sb_init(&b);
+	if (vm_state_save(vm, &b, e) < 0) {
+		snprintf(err, 512, "%s", e);
+		sb_free(&b);
+		goto fail;
+	}
+	if (put_buf(w, "vm", &b, err))
+		goto fail;
+	sb_init(&b);
+	vm_devices_save(vm, &b);
+	if (put_buf(w, "devices", &b, err))
+		goto fail;
+	struct progress p;
+	progress_begin(&p, "freezing");
+	if (snap_put_memory(w, "ram", vm->mem.host, vm->mem.size, threads(),
+			    progress_update, &p) < 0)
+		goto fail_msg;
+	if (snap_commit(w, serr) < 0) {
+		snprintf(err, 512, "%s", serr);
+		return -1;
+	}
+	progress_end(&p, vm->mem.size, 0);
+	return 0;
+fail_msg:
+	snprintf(err, 512, "writing the new generation into %s failed: %s — "
+		 "check the stick has room and is still attached", dir, strerror(errno));
+fail:
+	snap_abort(w);
+	return -1;
+}
+
+int session_resume(struct vm *vm, const char *dir, char err[512])
+{
+	char serr[SNAP_ERR_LEN] = "", note[SNAP_ERR_LEN] = "", e[256] = "";
+	struct snap_reader *r = snap_open(dir, serr, note);
+	if (!r) {
+		snprintf(err, 512, "%s", serr);
+		return -1;
+	}
+	if (note[0])
+		fprintf(stderr, "tabi: %s\n", note);
+	size_t len;
+	struct vm_config cfg;
+	struct cpu_model model;
+	struct state_buf b;
+	const char *text = snap_get_section(r, "config", &len);
+	if (!text) {
+		snprintf(err, 512, "session %s has no configuration — it was not "
+			 "written by tabi", dir);
+		goto fail;
+	}
+	if (session_config_parse(text, len, dir, &cfg, err) < 0)
+		goto fail;
+	const void *cp = snap_get_section(r, "cpuid", &len);
+	if (!cp) {
+		snprintf(err, 512, "session %s lacks its CPU model — it is damaged", dir);
+		goto fail;
+	}
+	sb_reader(&b, cp, len);
+	if (cpu_model_restore(&model, &b) < 0 || !sb_done(&b)) {
+		snprintf(err, 512, "session %s: its CPU model is malformed", dir);
+		goto fail;
+	}
+	/* The CPU check comes before anything is created: a refused resume
+	 * leaves the session exactly as it was. */
+	int kfd = vm_open_kvm(e);
+	if (kfd < 0) {
+		snprintf(err, 512, "%s", e);
+		goto fail;
+	}
+	struct kvm_cpuid_entry2 *host;
+	int hn = vm_host_cpuid(kfd, &host, e);
+	close(kfd);
+	if (hn < 0) {
+		snprintf(err, 512, "%s", e);
+		goto fail;
+	}
+	char missing[400];
+	int nmiss = cpu_model_missing(&model, host, hn, missing, sizeof(missing));
+	free(host);
+	if (nmiss) {
+		snprintf(err, 512, "this PC's CPU lacks %d feature%s the session uses "
+			 "(CPU model %s): %s — resume it on a PC that has them",
+			 nmiss, nmiss > 1 ? "s" : "", model.name, missing);
+		goto fail;
+	}
+	int64_t ramlen = snap_memory_len(r, "ram");
+	if (ramlen != (int64_t)cfg.mem_bytes) {
+		snprintf(err, 512, "session %s: memory image size does not match its "
+			 "configuration — it is damaged", dir);
+		goto fail;
+	}
+	if (vm_create(vm, &cfg, &model, e) < 0) {
+		snprintf(err, 512, "%s", e);
+		goto fail;
+	}
+	if (vm->tsc_scaled_note)
+		fprintf(stderr, "tabi: this PC's TSC rate differs from the session's and "
+			"KVM cannot scale it; the guest keeps time with kvmclock\n");
+	struct progress p;
+	progress_begin(&p, "resuming");
+	if (snap_get_memory(r, "ram", vm->mem.host, vm->mem.size, threads(), true,
+			    progress_update, &p, serr) < 0) {
+		snprintf(err, 512, "%s", serr);
+		goto fail;
+	}
+	progress_end(&p, vm->mem.size, 0);
+	for (int i = 0; i < cfg.cpus; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "vcpu.%d", i);
+		const void *s = snap_get_section(r, name, &len);
+		if (!s) {
+			snprintf(err, 512, "session %s lacks the state of vCPU %d — it is damaged", dir, i);
+			goto fail;
+		}
+		sb_reader(&b, s, len);
+		if (vcpu_state_restore(vm, i, &b, e) < 0) {
+			snprintf(err, 512, "%s", e);
+			goto fail;
+		}
+	}
+	const void *vs = snap_get_section(r, "vm", &len);
+	sb_reader(&b, vs, vs ? len : 0);
+	if (!vs || vm_state_restore(vm, &b, e) < 0) {
+		snprintf(err, 512, "%s", vs ? e : "session lacks its VM state — it is damaged");
+		goto fail;
+	}
+	const void *ds = snap_get_section(r, "devices", &len);
+	sb_reader(&b, ds, ds ? len : 0);
+	if (!ds || vm_devices_restore(vm, &b, e) < 0 || !sb_done(&b)) {
+		snprintf(err, 512, "%s", ds && e[0] ? e : "session's device state is damaged");
+		goto fail;
+	}
+	snap_close(r);
+	return 0;
+fail:
+	snap_close(r);
+	return -1;
+}
+
+static bool is_generation(const char *name)
+{
+	size_t n = strlen(name);
+	return !strncmp(name, "gen-", 4) && n > 9 && !strcmp(name + n - 5, ".tabi");
+}
+
+bool session_exists(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	struct dirent *de;
+	bool found = false;
+	while ((de = readdir(d)))
+		if (is_generation(de->d_name))
+			found = true;
+	closedir(d);
+	return found;
+}
+
+void session_end(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	int dfd = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (is_generation(de->d_name))
+			unlinkat(dfd, de->d_name, 0);
+	fsync(dfd);
+	closedir(d);
+}

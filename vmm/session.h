@@ -1,0 +1,23 @@
+/* A session on disk: freezing a stopped VM into a new generation and
+ * rebuilding a VM from the newest good one. */
+#ifndef TABI_SESSION_H
+#define TABI_SESSION_H
+#include "vm.h"
+
+/* The VM's vCPUs must be parked. Drains devices, writes and commits a new
+ * generation. 0, or -1 with a one-line err (nothing committed). */
+int session_freeze(struct vm *vm, const char *dir, char err[512]);
+/* Creates *vm from the newest good generation in dir, restoring all state
+ * but not starting the vCPUs. -1 with err; dir is never modified. */
+int session_resume(struct vm *vm, const char *dir, char err[512]);
+/* True when dir holds any committed generation. */
+bool session_exists(const char *dir);
+/* After the guest shut down: drops the committed generations, since the
+ * disk has moved on from them and resuming one would corrupt it. */
+void session_end(const char *dir);
+/* Text of the config section for a VM (exposed for tests). */
+int session_config_text(const struct vm_config *cfg, const char *dir,
+			char *out, size_t cap);
+int session_config_parse(const char *text, size_t len, const char *dir,
+			 struct vm_config *cfg, char err[512]);
+#endif
