@@ -16,7 +16,7 @@ if [ "$VMM" = tabi ]; then
 	say "building tabi (make tabi)..."
 	mkdir -p "$ROOT/build"
 	make -s --no-print-directory tabi >"$ROOT/build/demo-make.log" 2>&1 || {
-		echo "demo: 'make tabi' failed (see $OUT.make.log); 'tests/system/demo.sh --vmm qemu' shows the guest under QEMU" >&2
+		echo "demo: 'make tabi' failed (see build/demo-make.log); 'tests/system/demo.sh --vmm qemu' shows the guest under QEMU" >&2
 		tail -n 20 "$ROOT/build/demo-make.log" >&2; exit 1; }
 else
 	tools=tools
