@@ -51,8 +51,16 @@ outer_boot() {
 		"$@" 2>&1 | tee "$log"
 		return 0
 	fi
-	"$@" </dev/null >"$log" 2>&1
+	"$@" </dev/null >"$log" 2>&1 &
+	OUTER_PID=$!
+	wait "$OUTER_PID"; r=$?
+	OUTER_PID=""
+	return $r
 }
+
+# Killing a harness script kills its outer QEMU too (timeout forwards TERM).
+OUTER_PID=""
+trap '[ -n "$OUTER_PID" ] && kill "$OUTER_PID" 2>/dev/null; exit 130' INT TERM HUP
 
 # hdr FILE KEY: the values of "#@ KEY: ..." header lines of a host script.
 hdr() { sed -n "s/^#@ $2:[[:space:]]*//p" "$1"; }

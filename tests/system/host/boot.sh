@@ -8,6 +8,26 @@
 . /tests/host/lib.sh
 have_vmm || exit 1
 
+# ---- bad input: non-zero exit and exactly one line on stderr -----------------
+# bad_input NAME ARGS...
+bad_input() {
+	local n rc lines first
+	n=$1; shift
+	QUIET_CONSOLE=1 vmm_run "$n" 30 run "$@"
+	rc=$(vmm_rc "$n"); lines=$(grep -c '' "$W/$n.err"); first=$(head -n1 "$W/$n.err")
+	if vmm_timed_out "$n"; then fail "$n" "still running after 30s"
+	elif [ "$rc" = 0 ]; then fail "$n" "exit code 0"
+	elif [ "$lines" -ne 1 ] || [ -z "$first" ]; then fail "$n" "rc=$rc, $lines lines on stderr (want exactly 1)"
+	else pass "$n"; echo "HOST: [$n] rc=$rc stderr: $first"
+	fi
+}
+if need_tabi bad_missing_kernel bad_not_bzimage bad_mem_too_large bad_missing_disk; then
+	bad_input bad_missing_kernel --kernel /nonexistent/vmlinuz --initrd "$GUEST_INITRD" --session "$W/bad1.session"
+	bad_input bad_not_bzimage --kernel /bin/busybox --initrd "$GUEST_INITRD" --session "$W/bad2.session"
+	mem=$(( $(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) * 4 ))M
+	bad_input bad_mem_too_large --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --mem "$mem" --session "$W/bad3.session"
+	bad_input bad_missing_disk --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --disk /nonexistent/disk.img --session "$W/bad4.session"
+fi
 # ---- one guest boot: SMP, disks, rng, clock, poweroff ----------------------
 A=$W/disk-a.img; B=$W/disk-b.img
 rm -f "$A" "$B"
@@ -68,24 +88,4 @@ else
 	check_eq exit_reboot "$rc" 0 "qemu -no-reboot exit code after guest reboot"
 fi
 
-# ---- bad input: non-zero exit and exactly one line on stderr -----------------
-# bad_input NAME ARGS...
-bad_input() {
-	local n rc lines first
-	n=$1; shift
-	QUIET_CONSOLE=1 vmm_run "$n" 60 run "$@"
-	rc=$(vmm_rc "$n"); lines=$(grep -c '' "$W/$n.err"); first=$(head -n1 "$W/$n.err")
-	if vmm_timed_out "$n"; then fail "$n" "still running after 60s"
-	elif [ "$rc" = 0 ]; then fail "$n" "exit code 0"
-	elif [ "$lines" -ne 1 ] || [ -z "$first" ]; then fail "$n" "rc=$rc, $lines lines on stderr (want exactly 1)"
-	else pass "$n"; echo "HOST: [$n] rc=$rc stderr: $first"
-	fi
-}
-if need_tabi bad_missing_kernel bad_not_bzimage bad_mem_too_large bad_missing_disk; then
-	bad_input bad_missing_kernel --kernel /nonexistent/vmlinuz --initrd "$GUEST_INITRD" --session "$W/bad1.session"
-	bad_input bad_not_bzimage --kernel /bin/busybox --initrd "$GUEST_INITRD" --session "$W/bad2.session"
-	mem=$(( $(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) * 4 ))M
-	bad_input bad_mem_too_large --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --mem "$mem" --session "$W/bad3.session"
-	bad_input bad_missing_disk --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --disk /nonexistent/disk.img --session "$W/bad4.session"
-fi
 exit 0

@@ -6,7 +6,7 @@ EXIT_REBOOT=${EXIT_REBOOT:-3}       # guest `reboot -f`
 EXIT_FROZEN=${EXIT_FROZEN:-0}       # SIGTERM -> freeze committed
 DISK_RO_SUFFIX=${DISK_RO_SUFFIX:-,ro} # --disk FILE$DISK_RO_SUFFIX is read-only
 CLOCK_TOLERANCE=${CLOCK_TOLERANCE:-5} # seconds guest date may differ from host
-VMM_TIMEOUT=${VMM_TIMEOUT:-300}     # seconds before a hung VMM is killed
+VMM_TIMEOUT=${VMM_TIMEOUT:-180}     # seconds before a hung VMM is killed
 
 TABI=${TABI:-/bin/tabi}
 QEMU=${QEMU:-/tools/bin/qemu}
