@@ -114,6 +114,10 @@ to_bytes() {
 	echo $((n * m))
 }
 
+if [ -n "$IMAGE" ] && [ $UPDATE = 0 ]; then
+	IMG_BYTES=$(to_bytes "${SIZE:-2G}") || bad "--size '$SIZE' is not a size like 2G or 1500M"
+	[ "$IMG_BYTES" -ge $((512 * 1048576)) ] || bad "--size '$SIZE' is too small (at least 512M)"
+fi
 if [ -n "$G_MEM" ]; then
 	case "$G_MEM" in [1-9]*[0-9MmGg]) ;; *) bad "--mem '$G_MEM' is not a size like 512M or 2G";; esac
 	case "$G_MEM" in *[!0-9MmGg]*) bad "--mem '$G_MEM' is not a size like 512M or 2G";; esac
@@ -174,7 +178,7 @@ copy_at() {
 	src=$1; dst=$2; off=$3; conv=notrunc
 	[ "${4:-}" = sparse ] && conv=notrunc,sparse
 	cp_total=$(stat -c %s "$src")
-	if [ -b "$dst" ] || [ -n "${MKUSB_PROGRESS:-}" ]; then
+	if [ -n "$DEVICE" ] || [ -n "${MKUSB_PROGRESS:-}" ]; then
 		info "writing $(basename "$src") ($((cp_total / 1048576)) MiB) at offset $((off / 1048576)) MiB of $dst"
 		dd if="$src" of="$dst" bs=4M seek="$off" oflag=seek_bytes conv=$conv,fsync status=progress 2>&1 >/dev/null |
 		awk -v total="$cp_total" 'BEGIN { RS = "[\r\n]" }
@@ -183,11 +187,12 @@ copy_at() {
 			for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^s,?$/) t = $i
 			rate = (t > 0) ? b / t : 0
 			left = (rate > 0) ? (total - b) / rate : 0
-			printf "\r  %7.1f / %.1f MiB  %6.1f MiB/s  %4ds left   ", b / 1048576, total / 1048576, rate / 1048576, left > 0 ? left : 0 > "/dev/stderr"
-			shown = 1
+			if (left < 0) left = 0
+			printf "\r  %7.1f / %.1f MiB  %6.1f MiB/s  %4d s left   ", b / 1048576, total / 1048576, rate / 1048576, left > "/dev/stderr"
+			shown = 1; lt = t; lr = rate
 		}
 		/error|cannot|No space/ { print > "/dev/stderr"; bad = 1 }
-		END { if (shown) printf "\r  %7.1f MiB written%40s\n", total / 1048576, "" > "/dev/stderr"; exit bad }' ||
+		END { if (shown) printf "\r  %7.1f MiB written in %.1f s (%.1f MiB/s)%20s\n", total / 1048576, lt, lr / 1048576, "" > "/dev/stderr"; exit bad }' ||
 			die "writing $dst failed"
 	else
 		dd if="$src" of="$dst" bs=4M seek="$off" oflag=seek_bytes conv=$conv status=none || die "writing $dst failed"
@@ -271,6 +276,13 @@ mke2fs_at() {
 	mke2fs -q -F -t ext4 -L TABIDATA -U "$DATA_UUID" -m 0 \
 		-E "offset=$2,hash_seed=$HASH_SEED,root_owner=0:0,lazy_itable_init=1" \
 		-d "$WORK/data" "$1" "$(($3 / 1024))k" 2>"$WORK/err" || die "mke2fs failed: $(tail -n1 "$WORK/err")"
+	# mke2fs -d copies each file's ctime, which no one can set on the
+	# source: pin every inode's times for a reproducible filesystem.
+	( cd "$WORK/data" && find . | sed 's|^\.||; s|^$|/|' ) | while read -r f; do
+		for fld in ctime atime mtime crtime; do echo "sif \"$f\" $fld @$SOURCE_DATE_EPOCH"; done
+	done >"$WORK/times.cmd"
+	for fld in ctime atime mtime crtime; do echo "sif /lost+found $fld @$SOURCE_DATE_EPOCH"; done >>"$WORK/times.cmd"
+	debugfs -w -f "$WORK/times.cmd" "$1?offset=$2" >/dev/null 2>"$WORK/err" || die "debugfs failed: $(tail -n1 "$WORK/err")"
 }
 
 partition() {
@@ -318,7 +330,7 @@ check_device() {
 	[ -w "$real" ] || die "cannot write $dev (permission denied: run as root)"
 	if [ $YES = 0 ]; then
 		what="erase EVERYTHING on"; [ $UPDATE = 1 ] && what="rewrite the boot partition of"
-		[ -r /dev/tty ] && [ -w /dev/tty ] || die "about to $what $dev; no terminal to ask: add --yes"
+		sh -c ': </dev/tty' 2>/dev/null || die "about to $what $dev; no terminal to ask: add --yes"
 		printf '%s: this will %s %s (%s). Type "yes" to go on: ' "$ME" "$what" "$dev" "$DEV_DESC" >/dev/tty
 		read -r ans </dev/tty || ans=""
 		[ "$ans" = yes ] || die "nothing written ($dev untouched)"
@@ -355,8 +367,7 @@ stage_data
 data_kb=$(du -sk "$WORK/data" | cut -f1)
 
 if [ -n "$IMAGE" ]; then
-	bytes=$(to_bytes "${SIZE:-2G}") || bad "--size '$SIZE' is not a size like 2G or 1500M"
-	[ "$bytes" -ge $((512 * 1048576)) ] || bad "--size '$SIZE' is too small (at least 512M)"
+	bytes=$IMG_BYTES
 	total=$((bytes / SECTOR))
 	need=$((P2_START * SECTOR / 1024 + data_kb * 5 / 4 + 65536))
 	[ $((bytes / 1024)) -ge $need ] || die "--size $SIZE is too small for the guest: need at least $((need / 1024 + 1))M"

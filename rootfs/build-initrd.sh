@@ -27,7 +27,7 @@ kmods_install "$kv" "$tmp" \
 	scsi_mod sd_mod usb-storage uas \
 	crc32c_generic ext4 fat vfat nls_cp437 nls_ascii nls_utf8 \
 	irqbypass kvm kvm-intel ccp kvm-amd \
-	button evdev hid hid-generic usbhid
+	button evdev hid hid-generic usbhid efivarfs
 mkdir -p "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/tmp" "$tmp/data" "$tmp/etc" "$tmp/root" "$tmp/run"
 cp "$here/init" "$tmp/init"; chmod 755 "$tmp/init"
 cp "$tabi" "$tmp/bin/tabi"
