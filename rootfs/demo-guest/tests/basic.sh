@@ -44,7 +44,7 @@ fi
 # virtio-rng.
 cur=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null || cat /sys/devices/virtual/misc/hw_random/rng_current 2>/dev/null)
 say rng_current "${cur:-none}"
-if [ -c /dev/hwrng ] && [ "$(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | wc -c)" -eq 16 ]; then
+if [ -c /dev/hwrng ] && [ "$(timeout 10 dd if=/dev/hwrng bs=16 count=1 2>/dev/null | wc -c)" -eq 16 ]; then
 	say rng_read ok
 else
 	say rng_read failed
