@@ -116,6 +116,54 @@ static void res_dword_mem(struct tbl *t, uint32_t min, uint32_t max)
 	put32(t, max - min + 1);
 }
 
+/* Device (NAME) { _HID, _UID, _CRS } with crs being a resource template
+ * body (without the end tag). Extra named zero objects come from `zeros`. */
+static void aml_device(struct tbl *t, const char name[4], uint32_t hid,
+		       const uint8_t *crs, size_t crslen, const char *zeros)
+{
+	uint8_t devbuf[512];
+	struct tbl dev = { devbuf, sizeof(devbuf), 0, 0, false };
+	put(&dev, name, 4);
+	aml_name_dword(&dev, "_HID", hid);
+	aml_name_zero(&dev, "_UID");
+	for (const char *z = zeros; z && *z; z += 4)
+		aml_name_zero(&dev, z);
+	put8(&dev, 0x08); put(&dev, "_CRS", 4);
+	uint8_t bufbody[300];
+	size_t n = crslen + 2;                              /* + end tag */
+	bufbody[0] = 0x0B;                                 /* WordPrefix: size */
+	bufbody[1] = (uint8_t)n;
+	bufbody[2] = (uint8_t)(n >> 8);
+	if (crslen + 5 > sizeof(bufbody)) {
+		t->overflow = true;
+		return;
+	}
+	memcpy(bufbody + 3, crs, crslen);
+	bufbody[3 + crslen] = 0x79;                        /* end tag */
+	bufbody[4 + crslen] = 0x00;
+	uint8_t bufop = 0x11;
+	aml_wrap(&dev, &bufop, 1, bufbody, n + 3);
+	uint8_t devop[] = { 0x5B, 0x82 };
+	if (dev.overflow)
+		t->overflow = true;
+	else
+		aml_wrap(t, devop, 2, devbuf, dev.len);
+}
+
+/* ISA devices with fixed ports and an edge-triggered IRQ. Hardware-reduced
+ * Linux sets up no legacy IRQs by itself: without these PNP devices the
+ * UART's IRQ 4 would never be mapped to the IOAPIC. */
+static void aml_isa_device(struct tbl *t, const char name[4], uint32_t hid,
+			   uint16_t port, uint8_t len, uint8_t irq)
+{
+	uint8_t crs[] = {
+		0x47, 0x01, (uint8_t)port, (uint8_t)(port >> 8), (uint8_t)port,
+		(uint8_t)(port >> 8), 0x01, len,                 /* IO (Decode16) */
+		0x22, (uint8_t)(1u << irq), (uint8_t)((1u << irq) >> 8), /* IRQNoFlags */
+	};
+	aml_device(t, name, hid, crs, sizeof(crs), NULL);
+}
+
 static size_t build_dsdt(struct tbl *t, uint64_t mmio_base, uint64_t mmio_size)
 {
 	size_t at = begin_table(t, "DSDT", 2);
@@ -134,33 +182,16 @@ static size_t build_dsdt(struct tbl *t, uint64_t mmio_base, uint64_t mmio_size)
 	res_word(&crs, 1, 0x0000, 0x0CF7);                /* I/O below conf1 */
 	res_word(&crs, 1, 0x0D00, 0xFFFF);                /* I/O above conf1 */
 	res_dword_mem(&crs, (uint32_t)mmio_base, (uint32_t)(mmio_base + mmio_size - 1));
-	put8(&crs, 0x79); put8(&crs, 0x00);               /* end tag */
 
-	uint8_t devbuf[512];
-	struct tbl dev = { devbuf, sizeof(devbuf), 0, 0, false };
-	put(&dev, "PCI0", 4);
-	aml_name_dword(&dev, "_HID", 0x030AD041);          /* EisaId("PNP0A03") */
-	aml_name_zero(&dev, "_ADR");
-	aml_name_zero(&dev, "_SEG");
-	aml_name_zero(&dev, "_UID");
-	aml_name_zero(&dev, "_BBN");
-	put8(&dev, 0x08); put(&dev, "_CRS", 4);
-	uint8_t bufbody[300];
-	bufbody[0] = 0x0B;                                 /* WordPrefix: size */
-	bufbody[1] = (uint8_t)crs.len;
-	bufbody[2] = (uint8_t)(crs.len >> 8);
-	memcpy(bufbody + 3, crsbuf, crs.len);
-	uint8_t bufop = 0x11;
-	aml_wrap(&dev, &bufop, 1, bufbody, crs.len + 3);
-
-	uint8_t scopebuf[600];
+	uint8_t scopebuf[1024];
 	struct tbl scope = { scopebuf, sizeof(scopebuf), 0, 0, false };
 	put(&scope, "_SB_", 4);
-	uint8_t devop[] = { 0x5B, 0x82 };
-	aml_wrap(&scope, devop, 2, devbuf, dev.len);
+	aml_device(&scope, "PCI0", 0x030AD041, crsbuf, crs.len, "_ADR_SEG_BBN"); /* PNP0A03 */
+	aml_isa_device(&scope, "COM1", 0x0105D041, 0x3F8, 8, 4);                 /* PNP0501 */
+	aml_isa_device(&scope, "RTC_", 0x000BD041, 0x70, 2, 8);                  /* PNP0B00 */
 	uint8_t scopeop = 0x10;
 	aml_wrap(t, &scopeop, 1, scopebuf, scope.len);
-	if (crs.overflow || dev.overflow || scope.overflow)
+	if (crs.overflow || scope.overflow)
 		t->overflow = true;
 	end_table(t, at);
 	return at;

@@ -147,7 +147,8 @@ int cpu_model_build(struct cpu_model *out, const char *name,
 				if (!strcmp(ft->name, def->last))
 					in_level = false;
 			}
-			/* Emulated by KVM on every host: always offered. */
+			/* Emulated by KVM (vm_host_cpuid adds the ones KVM
+			 * reports only as capabilities). */
 			if (e.function == 1)
 				keep.ecx |= e.ecx & ((1u << 21) | (1u << 24) | (1u << 31));
 			e = keep;

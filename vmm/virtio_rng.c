@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#ifndef GRND_INSECURE
+#define GRND_INSECURE 0x0004
+#endif
 #include "virtio_rng.h"
 
 /* Non-blocking: early in the host's boot the pool may not be ready, and a
@@ -17,6 +20,12 @@ static uint32_t handle(struct virtio_pci *vp, struct vq_chain *c)
 		while (got < want) {
 			ssize_t n = getrandom((uint8_t *)c->iov[i].iov_base + got,
 					      want - got, GRND_NONBLOCK);
+			/* Early in the host's boot its pool may not be ready;
+			 * the guest waits for an answer, so give it the
+			 * host's best effort rather than nothing. */
+			if (n < 0 && errno == EAGAIN)
+				n = getrandom((uint8_t *)c->iov[i].iov_base + got,
+					      want - got, GRND_INSECURE);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)

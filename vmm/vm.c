@@ -71,6 +71,13 @@ int vm_host_cpuid(int kvm_fd, struct kvm_cpuid_entry2 **out, char err[256])
 		c->nent = (uint32_t)n;
 		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
 			int got = (int)c->nent;
+			/* KVM emulates these on every host but reports them
+			 * outside the supported CPUID. */
+			bool deadline = ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+					      KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+			for (int i = 0; i < got; i++)
+				if (c->entries[i].function == 1)
+					c->entries[i].ecx |= (1u << 31) | (deadline ? 1u << 24 : 0);
 			*out = malloc((size_t)got * sizeof(**out));
 			if (*out)
 				memcpy(*out, c->entries, (size_t)got * sizeof(**out));

@@ -1,8 +1,8 @@
 # Sourced by the host halves of the system tests, inside the nested host.
 # What tabi is expected to do lives in the variables below: adjust them here
 # when `tabi --help` documents something else.
-EXIT_POWEROFF=${EXIT_POWEROFF:-0}   # guest `poweroff -f`
-EXIT_REBOOT=${EXIT_REBOOT:-3}       # guest `reboot -f`
+EXIT_POWEROFF=${EXIT_POWEROFF:-3}   # guest `poweroff -f`
+EXIT_REBOOT=${EXIT_REBOOT:-4}       # guest `reboot -f`
 EXIT_FROZEN=${EXIT_FROZEN:-0}       # SIGTERM -> freeze committed
 DISK_RO_SUFFIX=${DISK_RO_SUFFIX:-,ro} # --disk FILE$DISK_RO_SUFFIX is read-only
 CLOCK_TOLERANCE=${CLOCK_TOLERANCE:-5} # seconds guest date may differ from host
