@@ -89,6 +89,19 @@ int boot_linux_page_tables(struct guest_memory *m)
 	return 0;
 }
 
+int boot_linux_reset_stub(struct guest_memory *m)
+{
+	/* mov al, ACPI_RESET_VALUE; mov dx, ACPI_RESET_PORT; out dx, al;
+	 * cli; hlt; jmp $-2 */
+	static const uint8_t stub[] = { 0xB0, 0x01, 0xBA, 0x02, 0x06, 0xEE,
+					0xFA, 0xF4, 0xEB, 0xFD };
+	uint8_t *p = gm_ptr_write(m, BOOT_RESET_VECTOR, sizeof(stub));
+	if (!p)
+		return -1;
+	memcpy(p, stub, sizeof(stub));
+	return 0;
+}
+
 static uint8_t *read_file(const char *path, size_t *len, char err[256])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -201,7 +214,7 @@ int boot_linux_load(struct guest_memory *m, const char *kernel_path,
 		bp->hdr.ramdisk_size = (uint32_t)ilen;
 	}
 	boot_linux_e820(m, bp);
-	if (boot_linux_page_tables(m) < 0) {
+	if (boot_linux_page_tables(m) < 0 || boot_linux_reset_stub(m) < 0) {
 		snprintf(err, 256, "guest memory too small for boot page tables");
 		return -1;
 	}

@@ -29,6 +29,12 @@ int boot_linux_load(struct guest_memory *m, const char *kernel_path,
 		    const char *initrd_path, const char *cmdline,
 		    uint64_t rsdp, struct boot_info *out, char err[256]);
 
+/* Where a PC's CPU starts after reset. Linux on hardware-reduced ACPI
+ * without EFI reboots by jumping here in real mode; tabi puts a stub
+ * there that writes the ACPI reset register. */
+#define BOOT_RESET_VECTOR   0xFFFF0
+int boot_linux_reset_stub(struct guest_memory *m);
+
 /* Pure parsing/building helpers, exposed for unit tests. */
 /* Checks a bzImage header; returns setup size in bytes or -1 with err set. */
 long boot_linux_check_header(const uint8_t *img, size_t len, char err[256]);
