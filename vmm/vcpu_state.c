@@ -91,6 +91,14 @@ int vcpu_state_probe_msrs(struct vm *vm, char err[256])
 	return 0;
 }
 
+static bool model_has_xsave(const struct vm *vm)
+{
+	for (int i = 0; i < vm->cpu.nent; i++)
+		if (vm->cpu.ent[i].function == 1)
+			return vm->cpu.ent[i].ecx >> 26 & 1;
+	return false;
+}
+
 static void put_rec(struct state_buf *b, enum rec tag, const void *p, uint32_t len)
 {
 	sb_put_u32(b, tag);
@@ -281,7 +289,9 @@ int vcpu_state_restore(struct vm *vm, int index, struct state_buf *b, char err[2
 	free(xs);
 	struct kvm_xcrs xcrs;
 	if (get_rec_exact(b, REC_XCRS, &xcrs, sizeof(xcrs))) { bad = "XCRs"; goto malformed; }
-	IOCTL_OR_FAIL(fd, KVM_SET_XCRS, &xcrs, "KVM_SET_XCRS");
+	/* KVM refuses XCR0 for a guest whose CPU model hides XSAVE. */
+	if (model_has_xsave(vm))
+		IOCTL_OR_FAIL(fd, KVM_SET_XCRS, &xcrs, "KVM_SET_XCRS");
 	struct kvm_debugregs dr;
 	if (get_rec_exact(b, REC_DEBUGREGS, &dr, sizeof(dr))) { bad = "debug registers"; goto malformed; }
 	IOCTL_OR_FAIL(fd, KVM_SET_DEBUGREGS, &dr, "KVM_SET_DEBUGREGS");
