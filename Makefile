@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 30
 
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all tabi check unit fuzz test system bench demo image deps clean help
+.PHONY: all tabi check unit fuzz test test-run system bench demo image deps clean help
 all: tabi
 
 tabi: $(BUILD)/tabi
@@ -64,7 +64,10 @@ fuzz: $(FUZZ_BINS)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # Everything: unit tests, bounded fuzzing, whole-system tests in nested KVM.
-test: $(BUILD)/tabi $(UNIT_BINS) $(FUZZ_BINS)
+# Installs what is missing first, so it works on a fresh Debian 12.
+test: deps
+	@$(MAKE) --no-print-directory test-run
+test-run: $(BUILD)/tabi $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/run-all.sh
 
 system: $(BUILD)/tabi
@@ -72,9 +75,16 @@ system: $(BUILD)/tabi
 
 bench: $(BUILD)/tabi
 	@tests/system/bench.sh
+	@if [ -x tests/stick/bench.sh ]; then tests/stick/bench.sh; fi
 
-demo: deps $(BUILD)/tabi
-	@tests/system/demo.sh
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/tabi
+	@if [ -x tests/stick/demo.sh ]; then tests/stick/demo.sh; else tests/system/demo.sh; fi
+
+# The stick image with the embedded demo guest (build/tabi.img).
+image: deps
+	@$(MAKE) --no-print-directory $(BUILD)/tabi
+	@./mkusb.sh --image $(BUILD)/tabi.img
 
 deps:
 	@scripts/install-deps.sh
@@ -87,3 +97,4 @@ help:
 	@echo "make test   unit tests, fuzzing, whole-system tests (nested KVM)"
 	@echo "make check  unit tests only (fast)"
 	@echo "make bench  boot/freeze/resume figures as ratios to QEMU"
+	@echo "make image  stick image with the demo guest: build/tabi.img"
