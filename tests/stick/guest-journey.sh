@@ -5,8 +5,9 @@
 #  - writes a random token to the first sector of /dev/vda (the stick's guest
 #    disk) and reports it;
 #  - then ticks once a second ("GUEST: tick=N") and answers console commands:
-#    "check" re-reads both (the disk bypassing the page cache) and reports
-#    them, "poweroff" ends the test (the demo init powers the guest off).
+#    every 5th tick and on "check" it re-reads both (the disk bypassing the
+#    page cache) and reports them; "poweroff" ends the test (the demo init
+#    powers the guest off).
 . /tests/lib.sh
 dd if=/dev/urandom of=/tmp/mem bs=1M count=16 2>/dev/null
 say memsum "$(md5sum </tmp/mem | cut -d' ' -f1)"
@@ -18,19 +19,20 @@ if wait_dev /dev/vda; then
 else
 	say token none
 fi
+check() {
+	say check_memsum "$(md5sum </tmp/mem | cut -d' ' -f1)"
+	d=$(dd if=/dev/vda bs=512 count=1 iflag=direct 2>/dev/null | tr -d '\0' | sed -n 's/^tabi-stick-token=//p')
+	say check_token "${d:-none}"
+	say check_done "$n"
+}
 say ready 1
 n=0
 while :; do
 	n=$((n + 1))
 	say tick "$n"
-	if read -t 1 cmd; then
-		case "$cmd" in
-		*check*)
-			say check_memsum "$(md5sum </tmp/mem | cut -d' ' -f1)"
-			d=$(dd if=/dev/vda bs=512 count=1 iflag=direct 2>/dev/null | tr -d '\0' | sed -n 's/^tabi-stick-token=//p')
-			say check_token "${d:-none}"
-			say check_done "$n";;
-		*poweroff*) say bye "$n"; break;;
-		esac
-	fi
+	cmd=""
+	read -t 1 cmd
+	# Every 5th tick, and on "check", re-read memory and disk.
+	case "$cmd" in *check*) check;; *poweroff*) say bye "$n"; break;; esac
+	[ $((n % 5)) = 0 ] && check
 done

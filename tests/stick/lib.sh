@@ -96,3 +96,18 @@ pc_kill() {
 pc_console() { tr -d '\r' <"$OUT/$1.log"; }
 # pc_val NAME KEY: the last "GUEST: KEY=VALUE" value.
 pc_val() { pc_console "$1" | sed -n "s/.*GUEST: $2=\([^ ]*\).*/\1/p" | tail -n1; }
+
+# pc_keys NAME KEY...: types on the PC's keyboard (QEMU sendkey names: a-z,
+# 0-9, ret, spc, ctrl-a, ...): the screen console (/dev/tty1) path, which is
+# what a user at a real PC types into.
+pc_keys() {
+	_n=$1; shift
+	for _k in "$@"; do echo "sendkey $_k" >"$OUT/$_n.mon.in"; sleep 0.2; done
+}
+# pc_word NAME WORD: types WORD and Enter on the keyboard.
+pc_word() {
+	_w=$2; _l=""
+	while [ -n "$_w" ]; do _r=${_w#?}; _l="$_l ${_w%"$_r"}"; _w=$_r; done
+	# shellcheck disable=SC2086
+	pc_keys "$1" $_l ret
+}
