@@ -1,0 +1,165 @@
+# System test group "freeze": a running guest (2 vCPUs, virtio disk, a counter
+# process, a checksummed 24 MiB buffer in tmpfs) is frozen with SIGTERM and
+# resumed in a fresh tabi process three times; then the console escape, a
+# damaged newest generation (bit flip, truncation), a foreign file as the only
+# generation. Guest half: rootfs/demo-guest/tests/freeze.sh; helpers:
+# freeze_lib.sh. Round r = freeze number r, then resume number r.
+#@ checks: fz_foreign_verify fz_foreign_refused fz_foreign_untouched
+#@ checks: fz_boot fz_console_input
+#@ checks: fz1_exit fz1_info fz1_verify fz1_counter fz1_buffer fz1_disk fz1_clock fz1_no_stall
+#@ checks: fz2_exit fz2_info fz2_verify fz2_counter fz2_buffer fz2_disk fz2_clock fz2_no_stall
+#@ checks: fz3_exit fz3_info fz3_verify fz3_counter fz3_buffer fz3_disk fz3_clock fz3_no_stall
+#@ checks: fz_escape_freeze fz_bitflip_verify fz_bitflip_resume fz_bitflip_refreeze
+#@ checks: fz_trunc_verify fz_trunc_resume fz_poweroff fz_disk_file
+#@ boot: cpu=default
+. /tests/host/lib.sh
+. /tests/host/freeze_lib.sh
+have_vmm || exit 1
+ALL=$(sed -n 's/^#@ checks://p' "$0")
+# shellcheck disable=SC2086
+need_tabi $ALL || exit 0
+REPORTED=" "
+pass() { echo "CHECK $1 PASS"; REPORTED="$REPORTED$1 "; }
+fail() { local n; n=$1; shift; echo "CHECK $n FAIL $*"; REPORTED="$REPORTED$n "; }
+# give_up REASON: FAIL every check not reported yet, and stop.
+give_up() {
+	local c
+	for c in $ALL; do case "$REPORTED" in *" $c "*) ;; *) fail "$c" "$1";; esac; done
+	exec 3>&-
+	exit 0
+}
+CLOCK_MAX=${CLOCK_MAX:-2}
+RUN_TO=400   # seconds any one tabi process may live
+S=$W/fz.session; T=$W/fzt.session; F=$W/foreign.session; D=$W/fz-disk.img
+rm -rf "$S" "$T" "$F"; rm -f "$D"; truncate -s 64M "$D"
+
+# ---- a foreign file as the only generation --------------------------------
+mkdir -p "$F"
+head -c 1048576 "$GUEST_KERNEL" >"$(gen_file "$F" 1)"
+sum0=$(dir_sum "$F")
+"$TABI" snapshot verify "$F" >"$W/fv.out" 2>&1; rc=$?
+check_eq fz_foreign_verify "$rc" 2 "snapshot verify exit code ($(head -n1 "$W/fv.out"))"
+QUIET_CONSOLE=1 vmm_run foreign 60 resume --session "$F"
+rc=$(vmm_rc foreign); lines=$(grep -c '' "$W/foreign.err")
+if vmm_timed_out foreign; then fail fz_foreign_refused "still running after 60s"
+elif [ "$rc" != 1 ] || [ "$lines" -ne 1 ]; then fail fz_foreign_refused "rc=$rc (want 1), $lines lines on stderr (want 1): $(head -n1 "$W/foreign.err")"
+else pass fz_foreign_refused
+fi
+check fz_foreign_untouched "the session directory changed" [ "$(dir_sum "$F")" = "$sum0" ]
+
+# ---- boot the guest -------------------------------------------------------
+fz_start f0 $RUN_TO run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+	--cmdline "$GUEST_CMDLINE tabi.test=freeze" --mem 256M --cpus 2 --disk "$D" --session "$S"
+if ! fz_wait f0 ready=1 180; then
+	fail fz_boot "guest never got ready (rc=$(vmm_rc f0)); last: $(tail -n 2 "$W/f0.out" | tr '\n' '|')"
+	fz_term f0 60; give_up "guest never booted"
+fi
+BUF0=$(guest_val f0 buf_md5); CPID=$(guest_val f0 counter_pid)
+check fz_boot "buf_md5='$BUF0' counter_pid='$CPID' wrote='$(guest_val f0 wrote)'" \
+	[ -n "$BUF0" -a -n "$CPID" -a "$(guest_val f0 wrote)" = 1 ]
+fz_send f0 "v 1"
+fz_wait f0 verified= 60
+check_eq fz_console_input "$(guest_val f0 verified)" "1:ok" "guest's answer to 'v 1' typed on tabi's stdin"
+fz_wait f0 "counter=$CPID:3" 30
+
+# ---- three freezes, each resumed in a fresh tabi process -------------------
+prev=f0
+for r in 1 2 3; do
+	cur=fr$r
+	fz_term "$prev" 180
+	rc=$(vmm_rc "$prev")
+	if [ "$r" -gt 1 ]; then
+		st=$(stalls "$prev")
+		check "fz$((r - 1))_no_stall" "run $prev: $st" [ -z "$st" ]
+	fi
+	if vmm_timed_out "$prev"; then fail "fz${r}_exit" "freeze did not finish: killed after 180s"
+	else check_eq "fz${r}_exit" "$rc" "$EXIT_FROZEN" "tabi exit code after SIGTERM ($(grep -v '%  ' "$W/$prev.err" | tail -n1))"
+	fi
+	[ "$rc" = "$EXIT_FROZEN" ] || give_up "freeze $r failed (rc=$rc)"
+	echo "HOST: freeze $r took $(cat "$W/$prev.freeze_s")s; generations: $(gens "$S" | tr '\n' ' ')"
+	m=$(info_missing "$S")
+	check "fz${r}_info" "snapshot info lacks:$m" [ -z "$m" ]
+	"$TABI" snapshot verify "$S" >"$W/v$r.out" 2>&1; vrc=$?
+	sed 's/^/  [verify] /' "$W/v$r.out"
+	check_eq "fz${r}_verify" "$vrc" 0 "snapshot verify exit code"
+	before=$(counters "$prev" | tail -n1)
+	fz_start "$cur" $RUN_TO resume --session "$S"
+	if ! fz_wait "$cur" counter= 120; then
+		fz_end "$cur" 5
+		give_up "resume $r: no counter line from the guest (rc=$(vmm_rc "$cur"): $(head -n1 "$W/$cur.err"))"
+	fi
+	fz_send "$cur" "v $r"
+	fz_wait "$cur" verified= 60
+	first=$(counters "$cur" | head -n1); pids=$(counters "$cur" | awk '{print $1}' | sort -u | tr '\n' ' ')
+	b=${before#* }; a=${first#* }
+	check "fz${r}_counter" "counter pid(s) '$pids' want '$CPID '; before the freeze ${b:-none}, first after ${a:-none}" \
+		[ "$pids" = "$CPID " -a -n "$b" -a -n "$a" ] && [ "$a" -gt "$b" ] && [ "$a" -le $((b + 5)) ]
+	check_eq "fz${r}_buffer" "$(guest_val "$cur" buf)" "$BUF0" "buffer md5 after resume"
+	check_eq "fz${r}_disk" "$(guest_val "$cur" verified)" "$r:ok" "guest re-read of rounds 1..$r"
+	sleep 3
+	sk=$(clock_skew "$cur")
+	check "fz${r}_clock" "guest date vs host: ${sk:-no epoch lines} (max ${CLOCK_MAX}s)" [ -n "$sk" ] && [ "${sk%% *}" -le "$CLOCK_MAX" ]
+	fz_send "$cur" "w $((r + 1))"
+	fz_wait "$cur" "wrote=$((r + 1))" 60 || echo "HOST: round $((r + 1)) not written: $(guest_val "$cur" wrote)"
+	prev=$cur
+done
+
+# ---- the console escape (Ctrl-A x on stdin) freezes too ---------------------
+n0=$(gens "$S" | tail -n1)
+p=$(fz_pid fr3)
+printf '\001x' >&3
+i=0; while fz_alive fr3 && [ $i -lt 300 ]; do usleep 200000; i=$((i + 1)); done
+if fz_alive fr3; then
+	fail fz_escape_freeze "still running 60s after Ctrl-A x on stdin"
+	fz_term fr3 180
+else
+	fz_end fr3 5
+	n1=$(gens "$S" | tail -n1)
+	check fz_escape_freeze "rc=$(vmm_rc fr3) (want $EXIT_FROZEN), newest generation $n0 -> $n1" \
+		[ "$(vmm_rc fr3)" = "$EXIT_FROZEN" ] && [ "${n1:-0}" -gt "${n0:-0}" ]
+fi
+st=$(stalls fr3); check fz3_no_stall "run fr3: $st" [ -z "$st" ]
+[ "$(vmm_rc fr3)" = "$EXIT_FROZEN" ] || give_up "the 4th freeze failed (rc=$(vmm_rc fr3))"
+
+# ---- damaged newest generation: bit flip (in $S), truncation (a copy, $T) ----
+cp -a "$S" "$T"
+newest=$(gens "$S" | tail -n1); older=$(gens "$S" | tail -n2 | head -n1)
+echo "HOST: generations kept: $(gens "$S" | tr '\n' ' ')"
+[ "$newest" != "$older" ] || give_up "only one generation kept ($newest): no previous one to fall back to"
+nf=$(gen_file "$S" "$newest"); sz=$(stat -c %s "$nf")
+flip_byte "$nf" $((sz / 2))
+"$TABI" snapshot verify "$S" >"$W/vb.out" 2>&1; rc=$?
+sed 's/^/  [verify] /' "$W/vb.out"
+check_eq fz_bitflip_verify "$rc" 1 "snapshot verify exit code after a bit flip at $((sz / 2)) of $sz bytes"
+fz_start fb $RUN_TO resume --session "$S"
+fz_wait fb "counter=$CPID:" 120; ok=$?
+note=$(grep -v '%  ' "$W/fb.err" | grep "generation $older" | head -n1)
+check fz_bitflip_resume "counter line seen: $([ $ok = 0 ] && echo yes || echo no); stderr note naming generation $older: '${note}' (stderr: $(head -n1 "$W/fb.err"))" \
+	[ $ok = 0 -a -n "$note" ]
+fz_term fb 180
+"$TABI" snapshot verify "$S" >"$W/vb2.out" 2>&1; vrc=$?
+sed 's/^/  [verify] /' "$W/vb2.out"
+check fz_bitflip_refreeze "freeze after the fallback: rc=$(vmm_rc fb) (want $EXIT_FROZEN); verify then exits $vrc (want 0)" \
+	[ "$(vmm_rc fb)" = "$EXIT_FROZEN" -a "$vrc" = 0 ]
+
+tf=$(gen_file "$T" "$newest"); sz=$(stat -c %s "$tf")
+truncate -s $((sz / 2)) "$tf"
+"$TABI" snapshot verify "$T" >"$W/vt.out" 2>&1; rc=$?
+sed 's/^/  [verify] /' "$W/vt.out"
+check_eq fz_trunc_verify "$rc" 1 "snapshot verify exit code after truncating to $((sz / 2)) of $sz bytes"
+fz_start ft $RUN_TO resume --session "$T"
+fz_wait ft "counter=$CPID:" 120; ok=$?
+fz_send ft "v 4"; fz_wait ft verified= 60
+note=$(grep -v '%  ' "$W/ft.err" | grep "generation $older" | head -n1)
+check fz_trunc_resume "counter line seen: $([ $ok = 0 ] && echo yes || echo no); 'v 4' answer '$(guest_val ft verified)' (want 4:ok); stderr note naming generation $older: '${note}'" \
+	[ $ok = 0 -a -n "$note" -a "$(guest_val ft verified)" = 4:ok ]
+
+# ---- power off: the session ends -------------------------------------------
+fz_send ft off
+fz_end ft 90
+left=$(gens "$T" | tr '\n' ' ')
+check fz_poweroff "rc=$(vmm_rc ft) (want $EXIT_POWEROFF); generations left: '${left}' (want none)" \
+	[ "$(vmm_rc ft)" = "$EXIT_POWEROFF" -a -z "$left" ]
+miss=$(rounds_missing "$D" 4)
+check fz_disk_file "rounds missing from the disk file:$miss" [ -z "$miss" ]
+give_up "not reached"
