@@ -1,5 +1,8 @@
 /* Naming and listing of generation files in a session directory. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,4 +70,37 @@ int snap_list_gens(const char *dir, uint64_t **gens)
 		qsort(v, n, sizeof(*v), cmp_desc);
 	*gens = v;
 	return (int)n;
+}
+
+/* ---- public: individual generations (snapshot.h) ---- */
+int snap_list_generations(const char *dir, uint64_t **gens)
+{
+	return snap_list_gens(dir, gens);
+}
+
+struct snap_reader *snap_open_generation(const char *dir, uint64_t gen,
+					 char err[SNAP_ERR_LEN])
+{
+	char path[PATH_MAX + 32], why[SNAP_ERR_LEN] = "";
+	enum snap_fail f;
+	snap_gen_path(path, sizeof(path), dir, gen, false);
+	struct snap_reader *r = snap_open_file(path, gen, false, &f, why);
+	if (!r)
+		snap_errf(err, "generation %llu in %s is unusable: %s",
+			  (unsigned long long)gen, dir, why);
+	return r;
+}
+
+int snap_remove_generation(const char *dir, uint64_t gen)
+{
+	char path[PATH_MAX + 32];
+	snap_gen_path(path, sizeof(path), dir, gen, false);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	int r = fsync(dfd);
+	close(dfd);
+	return r;
 }

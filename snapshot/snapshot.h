@@ -72,6 +72,18 @@ struct snap_reader *snap_open_buffer(const void *buf, size_t len,
 				     char err[SNAP_ERR_LEN]);
 void snap_close(struct snap_reader *r);
 
+/* ---- individual generations (sessions that keep state across several) ---- */
+/* Number the writer will commit as. */
+uint64_t snap_writer_generation(const struct snap_writer *w);
+/* Committed generation numbers in dir, newest first; count or -1. *gens is
+ * malloc'd (free it). */
+int snap_list_generations(const char *dir, uint64_t **gens);
+/* Opens one committed generation, every checksum verified; NULL with err. */
+struct snap_reader *snap_open_generation(const char *dir, uint64_t gen,
+					 char err[SNAP_ERR_LEN]);
+/* Removes one generation and syncs the directory. */
+int snap_remove_generation(const char *dir, uint64_t gen);
+
 /* ---- CLI: `tabi snapshot info|verify DIR` ---- */
 /* argv[0] is "info" or "verify". Returns the process exit code. */
 int snap_cli_main(int argc, char **argv);

@@ -385,3 +385,8 @@ uint64_t snap_estimate_bytes(uint64_t mem_len)
 	       sizeof(struct snap_disk_index_head) +
 	       sizeof(struct snap_disk_footer);
 }
+
+uint64_t snap_writer_generation(const struct snap_writer *w)
+{
+	return w->gen;
+}

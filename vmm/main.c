@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "acpi.h"
 #include "boot_linux.h"
@@ -29,7 +30,8 @@ enum exit_code {
 
 static const char usage[] =
 "usage: tabi run --kernel FILE [--initrd FILE] [--cmdline STR] [--mem SIZE]\n"
-"                [--cpus N] [--disk FILE[,ro]]... [--cpu-model NAME] --session DIR\n"
+"                [--cpus N] [--disk FILE[,ro]]... [--cpu-model NAME] [--autosave MIN]\n"
+"                --session DIR\n"
 "       tabi resume --session DIR\n"
 "       tabi snapshot info|verify DIR\n"
 "       tabi --help | --version\n";
@@ -51,6 +53,10 @@ static const char help[] =
 "  --cpu-model NAME  guest CPU model, fixed for the session's life:\n"
 "                    x86-64-v2 (default), x86-64-v1, x86-64-v3, x86-64-v4, host;\n"
 "                    features the host lacks are left out\n"
+"  --autosave MIN    also write a generation every MIN minutes while the guest\n"
+"                    runs (0 = off, the default): a pulled stick loses at most\n"
+"                    that much work; each save pauses the guest while memory\n"
+"                    is written (seconds per GiB) and needs room for a generation\n"
 "  --session DIR     where the session is frozen (must not hold one already)\n"
 "tabi resume: resume the newest good generation in DIR on this PC\n"
 "  --session DIR\n"
@@ -62,7 +68,15 @@ static const char help[] =
 "terminal is put in raw mode and restored on exit.\n"
 "  Ctrl-A x          freeze the session into DIR and exit\n"
 "  Ctrl-A Ctrl-A     send a Ctrl-A to the guest\n"
-"  SIGTERM, SIGINT   freeze the session into DIR and exit\n"
+"  SIGTERM, SIGINT   freeze the session into DIR and exit; if that fails (no\n"
+"                    room) the guest keeps running\n"
+"  SIGPWR            freeze and exit; if that fails, exit 5 keeping the\n"
+"                    previous generation (for power-off)\n"
+"\n"
+"Disk writes are kept beside the disk image until the next generation is\n"
+"committed, so a session resumed after a pull always finds the disk as it\n"
+"was when that generation was frozen. A guest shutdown ends the session: its\n"
+"writes go into the image and the next start is a cold boot.\n"
 "\n"
 "Exit codes:\n"
 "  0  the session was frozen and committed to DIR\n"
@@ -113,6 +127,21 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int restart(struct vm *vm, char err[512])
+{
+	atomic_store(&vm->stop, VM_RUNNING);
+	for (int i = 0; i < vm->cfg.cpus; i++)
+		vm->vcpu[i].parked = false;
+	return vm_start(vm, err);
+}
+
 /* Runs the guest until it stops; freezes into dir on request. */
 static int run_guest(struct vm *vm, const char *dir)
 {
@@ -122,6 +151,7 @@ static int run_guest(struct vm *vm, const char *dir)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGPWR);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
@@ -129,6 +159,9 @@ static int run_guest(struct vm *vm, const char *dir)
 	if (vm_start(vm, err) < 0)
 		return fail(EXIT_ERROR, "%s", err);
 	bool stdin_open = true;
+	bool must_exit = false;    /* SIGPWR: the PC is going down regardless */
+	uint64_t period = (uint64_t)vm->cfg.autosave_min * 60000;
+	uint64_t next_save = period ? mono_ms() + period : 0;
 	for (;;) {
 		while (atomic_load(&vm->stop) == VM_RUNNING) {
 			struct pollfd pf[3] = {
@@ -137,7 +170,17 @@ static int run_guest(struct vm *vm, const char *dir)
 				{ .fd = STDIN_FILENO, .events = POLLIN },
 			};
 			bool want_in = stdin_open && serial_input_room(&vm->uart) > 0;
-			int n = poll(pf, want_in ? 3 : 2, want_in ? -1 : 20);
+			int timeout = want_in ? -1 : 20;
+			if (next_save) {
+				uint64_t now = mono_ms();
+				if (now >= next_save) {
+					vm_request_stop(vm, VM_STOP_AUTOSAVE);
+					break;
+				}
+				if (timeout < 0 || next_save - now < (uint64_t)timeout)
+					timeout = (int)(next_save - now);
+			}
+			int n = poll(pf, want_in ? 3 : 2, timeout);
 			if (n < 0 && errno != EINTR)
 				break;
 			if (pf[0].revents) {
@@ -146,8 +189,10 @@ static int run_guest(struct vm *vm, const char *dir)
 			}
 			if (pf[1].revents) {
 				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP)
+				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP) {
+					must_exit |= si.ssi_signo == SIGPWR;
 					vm_request_stop(vm, VM_STOP_FREEZE);
+				}
 			}
 			if (want_in && pf[2].revents) {
 				uint8_t in[64], out[65];
@@ -166,6 +211,17 @@ static int run_guest(struct vm *vm, const char *dir)
 		}
 		vm_wait_parked(vm);
 		int why = atomic_load(&vm->stop);
+		if (why == VM_STOP_AUTOSAVE) {
+			if (session_freeze(vm, dir, err) == 0)
+				fprintf(stderr, "\r\ntabi: autosaved generation %llu\n",
+					(unsigned long long)vm->parent);
+			else
+				fprintf(stderr, "\r\ntabi: autosave failed: %s; the guest keeps running\n", err);
+			next_save = mono_ms() + period;
+			if (restart(vm, err) < 0)
+				return fail(EXIT_FREEZE_FAILED, "%s", err);
+			continue;
+		}
 		if (why == VM_STOP_FREEZE) {
 			fprintf(stderr, "\r\ntabi: freezing the session into %s\n", dir);
 			if (session_freeze(vm, dir, err) == 0) {
@@ -173,11 +229,15 @@ static int run_guest(struct vm *vm, const char *dir)
 				fprintf(stderr, "tabi: session frozen; resume it with: tabi resume --session %s\n", dir);
 				return EXIT_FROZEN;
 			}
+			if (must_exit) {
+				const char *keep = vm->parent ? "the previous generation is kept; work since "
+					"it was saved is lost" : "nothing was saved";
+				console_restore();
+				fprintf(stderr, "tabi: freeze failed: %s; %s\n", err, keep);
+				return EXIT_FREEZE_FAILED;
+			}
 			fprintf(stderr, "tabi: freeze failed: %s; the guest keeps running\n", err);
-			atomic_store(&vm->stop, VM_RUNNING);
-			for (int i = 0; i < vm->cfg.cpus; i++)
-				vm->vcpu[i].parked = false;
-			if (vm_start(vm, err) < 0)
+			if (restart(vm, err) < 0)
 				return fail(EXIT_FREEZE_FAILED, "%s", err);
 			continue;
 		}
@@ -185,8 +245,11 @@ static int run_guest(struct vm *vm, const char *dir)
 		vm_devices_quiesce(vm, e);
 		console_restore();
 		if (why == VM_STOP_POWEROFF || why == VM_STOP_REBOOT) {
-			/* The disk has moved on from any frozen generation. */
-			session_end(dir);
+			/* The session is over: its disk writes go into the images and
+			 * the generations go, so the next start is a cold boot. */
+			if (session_end(vm, dir, err) < 0)
+				fprintf(stderr, "tabi: the guest's last disk writes could not be "
+					"saved: %s; the last frozen generation is kept\n", err);
 			fprintf(stderr, "tabi: the guest %s; the session has ended\n",
 				why == VM_STOP_POWEROFF ? "powered off" : "rebooted");
 			return why == VM_STOP_POWEROFF ? EXIT_POWEROFF : EXIT_REBOOT;
@@ -218,6 +281,7 @@ static int cmd_run(int argc, char **argv)
 		{ "cmdline", required_argument, 0, 'c' }, { "mem", required_argument, 0, 'm' },
 		{ "cpus", required_argument, 0, 'p' }, { "disk", required_argument, 0, 'd' },
 		{ "session", required_argument, 0, 's' }, { "cpu-model", required_argument, 0, 'M' },
+		{ "autosave", required_argument, 0, 'a' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "console=ttyS0", *dir = NULL;
@@ -246,6 +310,11 @@ static int cmd_run(int argc, char **argv)
 			if (parse_disk(optarg, &cfg) < 0)
 				return fail(EXIT_USAGE, "too many --disk options (at most 8); dropped '%s'", optarg);
 			break;
+		case 'a':
+			cfg.autosave_min = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || end == optarg || cfg.autosave_min > 24 * 60)
+				return fail(EXIT_USAGE, "--autosave '%s' is not a number of minutes (0 to 1440)", optarg);
+			break;
 		case 'h': fputs(help, stdout); return 0;
 		default:
 			return fail(EXIT_USAGE, "unknown or incomplete option '%s' — see tabi --help",
@@ -262,7 +331,12 @@ static int cmd_run(int argc, char **argv)
 		return fail(EXIT_USAGE, "%s", "--mem must be at least 64M");
 	if (cfg.mem_bytes & 0xfff)
 		return fail(EXIT_USAGE, "%s", "--mem must be a whole number of 4 KiB pages");
-	if (session_exists(dir))
+	snprintf(cfg.session_dir, sizeof(cfg.session_dir), "%s", dir);
+	char lerr[512];
+	int live = session_live(dir, lerr);
+	if (live < 0)
+		return fail(EXIT_ERROR, "%s", lerr);
+	if (live)
 		return fail(EXIT_ERROR, "session %s already holds a frozen session — resume "
 			    "it with 'tabi resume --session DIR' or choose an empty directory", dir);
 	/* Check what we can before creating anything. */
@@ -273,6 +347,8 @@ static int cmd_run(int argc, char **argv)
 		if (stat(cfg.disk[i].path, &st) < 0)
 			return fail(EXIT_ERROR, "disk %s: No such file — check the path given to --disk",
 				    cfg.disk[i].path);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return fail(EXIT_ERROR, "cannot create session directory %s — check the path", dir);
 	char err[256];
 	static struct vm vm;
 	if (vm_create(&vm, &cfg, NULL, err) < 0)
@@ -284,8 +360,6 @@ static int cmd_run(int argc, char **argv)
 	if (boot_linux_load(&vm.mem, kernel, initrd, cmdline, rsdp, &bi, err) < 0 ||
 	    vm_setup_boot_cpu(&vm, bi.entry, bi.boot_params, err) < 0)
 		return fail(EXIT_ERROR, "%s", err);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return fail(EXIT_ERROR, "cannot create session directory %s — check the path", dir);
 	return run_guest(&vm, dir);
 }
 

@@ -13,16 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "progress.h"
 #include "session.h"
+#include "disk_overlay.h"
+#include "session_disk.h"
 #include "snapshot.h"
 #include "vcpu_state.h"
 #include "vm_devices.h"
 #include "vm_state.h"
 
 #define SESSION_FORMAT "tabi-session-1"
+
+static int finish_ended(const char *dir, char err[512]);
 
 static int threads(void)
 {
@@ -53,8 +58,9 @@ int session_config_text(const struct vm_config *cfg, const char *dir,
 	size_t n = 0;
 	n += (size_t)snprintf(out + n, cap - n,
 		"format=%s\ncpu_model=%s\nmem_bytes=%" PRIu64 "\ncpus=%d\n"
-		"tsc_khz=%u\nndisks=%d\nsaved=%lld\n", SESSION_FORMAT, cfg->cpu_model,
-		cfg->mem_bytes, cfg->cpus, cfg->tsc_khz, cfg->ndisks, (long long)time(NULL));
+		"tsc_khz=%u\nautosave_min=%u\nndisks=%d\nsaved=%lld\n", SESSION_FORMAT,
+		cfg->cpu_model, cfg->mem_bytes, cfg->cpus, cfg->tsc_khz, cfg->autosave_min,
+		cfg->ndisks, (long long)time(NULL));
 	for (int i = 0; i < cfg->ndisks && n < cap; i++)
 		n += (size_t)snprintf(out + n, cap - n, "disk%d=%s\ndisk%d_ro=%d\n", i,
 				      relative_to(cfg->disk[i].path, dir), i,
@@ -96,6 +102,8 @@ int session_config_parse(const char *text, size_t len, const char *dir,
 			cfg->cpus = atoi(v);
 		else if (!strcmp(k, "tsc_khz"))
 			cfg->tsc_khz = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "autosave_min"))
+			cfg->autosave_min = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "ndisks"))
 			ndisks = atoi(v);
 		else if (sscanf(k, "disk%d%7s", &idx, rest) == 2 && !strcmp(rest, "_ro") &&
@@ -110,6 +118,7 @@ int session_config_parse(const char *text, size_t len, const char *dir,
 	}
 	if (!fmt)
 		goto bad;
+	snprintf(cfg->session_dir, sizeof(cfg->session_dir), "%s", dir);
 	if (ndisks < 0 || ndisks > VM_MAX_DISKS || cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS ||
 	    cfg->mem_bytes < VM_MIN_MEM || !cfg->cpu_model[0])
 		goto bad;
@@ -136,6 +145,208 @@ static int put_buf(struct snap_writer *w, const char *name, struct state_buf *b,
 	return 0;
 }
 
+/* A key=value number from a generation's config text; 0 when absent. */
+static uint64_t config_u64(struct snap_reader *r, const char *key)
+{
+	size_t len, kl = strlen(key);
+	const char *t = snap_get_section(r, "config", &len);
+	for (size_t pos = 0; t && pos < len;) {
+		const char *line = t + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - line) : len - pos;
+		if (ll > kl && !strncmp(line, key, kl) && line[kl] == '=') {
+			char num[32];
+			size_t n = ll - kl - 1 < sizeof(num) - 1 ? ll - kl - 1 : sizeof(num) - 1;
+			memcpy(num, line + kl + 1, n);
+			num[n] = 0;
+			return strtoull(num, NULL, 10);
+		}
+		pos += ll + 1;
+	}
+	return 0;
+}
+
+static bool has_gen(const uint64_t *gens, int n, uint64_t g)
+{
+	for (int i = 0; i < n; i++)
+		if (gens[i] == g)
+			return true;
+	return false;
+}
+
+/* Committed ancestors of generation `of` (parent first), each verified. */
+static int ancestors(const char *dir, struct snap_reader *of, uint64_t out[8],
+		     char err[512])
+{
+	uint64_t *gens;
+	int ng = snap_list_generations(dir, &gens), n = 0;
+	if (ng < 0) {
+		snprintf(err, 512, "cannot read session directory %s", dir);
+		return -1;
+	}
+	uint64_t p = config_u64(of, "parent");
+	while (p && has_gen(gens, ng, p) && n < 8) {
+		char serr[SNAP_ERR_LEN];
+		struct snap_reader *r = snap_open_generation(dir, p, serr);
+		if (!r) {
+			snprintf(err, 512, "%s — the newer generation builds on it, so the "
+				 "session cannot be resumed", serr);
+			free(gens);
+			return -1;
+		}
+		out[n++] = p;
+		p = config_u64(r, "parent");
+		snap_close(r);
+	}
+	free(gens);
+	return n;
+}
+
+/* Applies the deltas of gens[n-1] .. gens[0] (oldest first). */
+static int apply_chain(struct vm *vm, const char *dir, const uint64_t *gens, int n,
+		       enum delta_target to, char err[512])
+{
+	for (int i = n - 1; i >= 0; i--) {
+		char serr[SNAP_ERR_LEN];
+		struct snap_reader *r = snap_open_generation(dir, gens[i], serr);
+		if (!r) {
+			snprintf(err, 512, "%s", serr);
+			return -1;
+		}
+		int rc = vm ? session_disk_apply(vm, r, to, err)
+			    : session_disk_apply_files(r, dir, err);
+		snap_close(r);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Before a new generation: drop committed generations that are not
+ * ancestors of the running state (a damaged newer one we fell back from),
+ * and fold the deltas of all but the parent into the base disks, since the
+ * commit will drop them (session_disk.h). */
+static int prepare_chain(struct vm *vm, const char *dir, char err[512])
+{
+	uint64_t *gens;
+	int ng = snap_list_generations(dir, &gens);
+	if (ng < 0) {
+		snprintf(err, 512, "cannot read session directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < ng; i++)
+		if (gens[i] > vm->parent)
+			snap_remove_generation(dir, gens[i]);
+	free(gens);
+	if (!vm->parent)
+		return 0;
+	char serr[SNAP_ERR_LEN];
+	struct snap_reader *r = snap_open_generation(dir, vm->parent, serr);
+	if (!r) {
+		snprintf(err, 512, "%s", serr);
+		return -1;
+	}
+	uint64_t anc[8];
+	int n = ancestors(dir, r, anc, err);
+	snap_close(r);
+	if (n < 0)
+		return -1;
+	return apply_chain(vm, dir, anc, n, DELTA_TO_BASE, err);
+}
+
+/* Room for the new generation: memory at worst uncompressed, plus the
+ * disk changes, plus slack for the filesystem. */
+static int check_space(struct vm *vm, const char *dir, char err[512])
+{
+	struct statvfs sv;
+	if (statvfs(dir, &sv) < 0)
+		return 0;
+	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	uint64_t need = snap_estimate_bytes(vm->mem.size) + session_disk_fresh_bytes(vm) +
+			(16ULL << 20);
+	if (avail < need) {
+		snprintf(err, 512, "not enough room in %s for a new generation: need up to "
+			 "%llu MiB, %llu MiB free — free some space", dir,
+			 (unsigned long long)(need >> 20), (unsigned long long)(avail >> 20));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_generation(struct vm *vm, const char *dir, bool ended, char err[512])
+{
+	char e[256] = "", serr[SNAP_ERR_LEN] = "";
+	struct snap_writer *w = snap_begin(dir, serr);
+	if (!w) {
+		snprintf(err, 512, "%s", serr);
+		return -1;
+	}
+	char cfgtext[8192];
+	struct state_buf b;
+	int n = session_config_text(&vm->cfg, dir, cfgtext, sizeof(cfgtext) - 64);
+	if (n < 0)
+		goto fail_msg;
+	snprintf(cfgtext + n, sizeof(cfgtext) - (size_t)n, "parent=%llu\nended=%d\n",
+		 (unsigned long long)vm->parent, ended);
+	if (snap_put_section(w, "config", cfgtext, strlen(cfgtext)) < 0)
+		goto fail_msg;
+	if (session_disk_save(vm, w, err) < 0)
+		goto fail;
+	if (!ended) {
+		sb_init(&b);
+		cpu_model_save(&vm->cpu, &b);
+		if (put_buf(w, "cpuid", &b, err))
+			goto fail;
+		for (int i = 0; i < vm->cfg.cpus; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "vcpu.%d", i);
+			sb_init(&b);
+			if (vcpu_state_save(vm, i, &b, e) < 0) {
+				snprintf(err, 512, "%s", e);
+				sb_free(&b);
+				goto fail;
+			}
+			if (put_buf(w, name, &b, err))
+				goto fail;
+		}
+		sb_init(&b);
+		if (vm_state_save(vm, &b, e) < 0) {
+			snprintf(err, 512, "%s", e);
+			sb_free(&b);
+			goto fail;
+		}
+		if (put_buf(w, "vm", &b, err))
+			goto fail;
+		sb_init(&b);
+		vm_devices_save(vm, &b);
+		if (put_buf(w, "devices", &b, err))
+			goto fail;
+		struct progress p;
+		progress_begin(&p, "freezing");
+		if (snap_put_memory(w, "ram", vm->mem.host, vm->mem.size, threads(),
+				    progress_update, &p) < 0)
+			goto fail_msg;
+		progress_end(&p, vm->mem.size, 0);
+	}
+	uint64_t gen = snap_writer_generation(w);
+	if (snap_commit(w, serr) < 0) {
+		snprintf(err, 512, "%s", serr);
+		return -1;
+	}
+	/* Committed: these writes now belong to the new generation. */
+	for (int k = 0; k < vm->cfg.ndisks; k++)
+		if (vm->ovl[k])
+			ovl_clear_fresh(vm->ovl[k]);
+	vm->parent = gen;
+	return 0;
+fail_msg:
+	snprintf(err, 512, "writing the new generation into %s failed: %s — "
+		 "check the stick has room and is still attached", dir, strerror(errno));
+fail:
+	snap_abort(w);
+	return -1;
+}
+
 int session_freeze(struct vm *vm, const char *dir, char err[512])
 {
 	char e[256] = "";
@@ -145,62 +356,9 @@ int session_freeze(struct vm *vm, const char *dir, char err[512])
 	}
 	int khz = ioctl(vm->vcpu[0].fd, KVM_GET_TSC_KHZ, 0);
 	vm->cfg.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
-	char serr[SNAP_ERR_LEN] = "";
-	struct snap_writer *w = snap_begin(dir, serr);
-	if (!w) {
-		snprintf(err, 512, "%s", serr);
+	if (check_space(vm, dir, err) < 0 || prepare_chain(vm, dir, err) < 0)
 		return -1;
-	}
-	char cfgtext[8192];
-	struct state_buf b;
-	if (session_config_text(&vm->cfg, dir, cfgtext, sizeof(cfgtext)) < 0 ||
-	    snap_put_section(w, "config", cfgtext, strlen(cfgtext)) < 0)
-		goto fail_msg;
-	sb_init(&b);
-	cpu_model_save(&vm->cpu, &b);
-	if (put_buf(w, "cpuid", &b, err))
-		goto fail;
-	for (int i = 0; i < vm->cfg.cpus; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "vcpu.%d", i);
-		sb_init(&b);
-		if (vcpu_state_save(vm, i, &b, e) < 0) {
-			snprintf(err, 512, "%s", e);
-			sb_free(&b);
-			goto fail;
-		}
-		if (put_buf(w, name, &b, err))
-			goto fail;
-	}
-	sb_init(&b);
-	if (vm_state_save(vm, &b, e) < 0) {
-		snprintf(err, 512, "%s", e);
-		sb_free(&b);
-		goto fail;
-	}
-	if (put_buf(w, "vm", &b, err))
-		goto fail;
-	sb_init(&b);
-	vm_devices_save(vm, &b);
-	if (put_buf(w, "devices", &b, err))
-		goto fail;
-	struct progress p;
-	progress_begin(&p, "freezing");
-	if (snap_put_memory(w, "ram", vm->mem.host, vm->mem.size, threads(),
-			    progress_update, &p) < 0)
-		goto fail_msg;
-	if (snap_commit(w, serr) < 0) {
-		snprintf(err, 512, "%s", serr);
-		return -1;
-	}
-	progress_end(&p, vm->mem.size, 0);
-	return 0;
-fail_msg:
-	snprintf(err, 512, "writing the new generation into %s failed: %s — "
-		 "check the stick has room and is still attached", dir, strerror(errno));
-fail:
-	snap_abort(w);
-	return -1;
+	return write_generation(vm, dir, false, err);
 }
 
 int session_resume(struct vm *vm, const char *dir, char err[512])
@@ -213,6 +371,13 @@ int session_resume(struct vm *vm, const char *dir, char err[512])
 	}
 	if (note[0])
 		fprintf(stderr, "tabi: %s\n", note);
+	if (config_u64(r, "ended")) {
+		snap_close(r);
+		if (finish_ended(dir, err) == 0)
+			snprintf(err, 512, "the session in %s ended with a guest shutdown; "
+				 "nothing to resume — start a new one with tabi run", dir);
+		return -1;
+	}
 	size_t len;
 	struct vm_config cfg;
 	struct cpu_model model;
@@ -279,6 +444,14 @@ int session_resume(struct vm *vm, const char *dir, char err[512])
 		goto fail;
 	}
 	progress_end(&p, vm->mem.size, 0);
+	/* The disks as they were at this generation: base + ancestors' and
+	 * this generation's deltas, in the overlays (the stick is not written). */
+	uint64_t anc[8];
+	int nanc = ancestors(dir, r, anc, err);
+	if (nanc < 0 || apply_chain(vm, dir, anc, nanc, DELTA_TO_OVERLAY, err) < 0 ||
+	    session_disk_apply(vm, r, DELTA_TO_OVERLAY, err) < 0)
+		goto fail;
+	vm->parent = snap_generation(r);
 	for (int i = 0; i < cfg.cpus; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "vcpu.%d", i);
@@ -312,36 +485,65 @@ fail:
 	return -1;
 }
 
-static bool is_generation(const char *name)
+/* An ended session's last generation holds the final disk changes: apply
+ * the whole chain to the disk files (idempotent), then drop every
+ * generation, newest last so a pull midway repeats this. */
+static int finish_ended(const char *dir, char err[512])
 {
-	size_t n = strlen(name);
-	return !strncmp(name, "gen-", 4) && n > 9 && !strcmp(name + n - 5, ".tabi");
+	char serr[SNAP_ERR_LEN], note[SNAP_ERR_LEN];
+	struct snap_reader *r = snap_open(dir, serr, note);
+	if (!r) {
+		snprintf(err, 512, "%s", serr);
+		return -1;
+	}
+	uint64_t chain[9];
+	int n = ancestors(dir, r, chain + 1, err);
+	chain[0] = snap_generation(r);
+	snap_close(r);
+	if (n < 0 || apply_chain(NULL, dir, chain, n + 1, DELTA_TO_BASE, err) < 0)
+		return -1;
+	uint64_t *gens;
+	int ng = snap_list_generations(dir, &gens);
+	for (int i = ng - 1; i >= 0; i--)
+		snap_remove_generation(dir, gens[i]);
+	if (ng > 0)
+		free(gens);
+	return 0;
 }
 
-bool session_exists(const char *dir)
+int session_live(const char *dir, char err[512])
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return false;
-	struct dirent *de;
-	bool found = false;
-	while ((de = readdir(d)))
-		if (is_generation(de->d_name))
-			found = true;
-	closedir(d);
-	return found;
+	uint64_t *gens;
+	int ng = snap_list_generations(dir, &gens);
+	if (ng <= 0)
+		return 0;
+	free(gens);
+	char serr[SNAP_ERR_LEN], note[SNAP_ERR_LEN];
+	struct snap_reader *r = snap_open(dir, serr, note);
+	if (!r)
+		return 1;  /* damaged: never overwrite it with a new session */
+	bool ended = config_u64(r, "ended") != 0;
+	snap_close(r);
+	if (!ended)
+		return 1;
+	return finish_ended(dir, err) < 0 ? -1 : 0;
 }
 
-void session_end(const char *dir)
+int session_end(struct vm *vm, const char *dir, char err[512])
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	int dfd = dirfd(d);
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (is_generation(de->d_name))
-			unlinkat(dfd, de->d_name, 0);
-	fsync(dfd);
-	closedir(d);
+	if (prepare_chain(vm, dir, err) < 0 || write_generation(vm, dir, true, err) < 0)
+		return -1;
+	for (int k = 0; k < vm->cfg.ndisks; k++)
+		if (vm->ovl[k] && ovl_fold_into_base(vm->ovl[k]) < 0) {
+			snprintf(err, 512, "writing the guest's disk %s failed: %s",
+				 vm->cfg.disk[k].path, strerror(errno));
+			return -1;
+		}
+	uint64_t *gens;
+	int ng = snap_list_generations(dir, &gens);
+	for (int i = ng - 1; i >= 0; i--)
+		snap_remove_generation(dir, gens[i]);
+	if (ng > 0)
+		free(gens);
+	return 0;
 }

@@ -10,11 +10,14 @@ int session_freeze(struct vm *vm, const char *dir, char err[512]);
 /* Creates *vm from the newest good generation in dir, restoring all state
  * but not starting the vCPUs. -1 with err; dir is never modified. */
 int session_resume(struct vm *vm, const char *dir, char err[512]);
-/* True when dir holds any committed generation. */
-bool session_exists(const char *dir);
-/* After the guest shut down: drops the committed generations, since the
- * disk has moved on from them and resuming one would corrupt it. */
-void session_end(const char *dir);
+/* 1 when dir holds a frozen session (good or damaged), 0 when none; an
+ * ended session left half-finished by a pull is finished first (-1 with err
+ * if that fails). */
+int session_live(const char *dir, char err[512]);
+/* After the guest shut down: commits its last disk writes, folds them into
+ * the disk images and drops every generation, so the next start is a cold
+ * boot on the final disk. Pull-safe at every step. */
+int session_end(struct vm *vm, const char *dir, char err[512]);
 /* Text of the config section for a VM (exposed for tests). */
 int session_config_text(const struct vm_config *cfg, const char *dir,
 			char *out, size_t cap);

@@ -53,6 +53,13 @@ static int rw_full(int fd, struct iovec *iov, int n, uint64_t off, bool wr)
 	return 0;
 }
 
+static int disk_io(struct virtio_blk *b, int n, uint64_t off, bool wr)
+{
+	if (b->ovl)
+		return ovl_rw(b->ovl, b->data, n, off, wr);
+	return rw_full(b->fd, b->data, n, off, wr);
+}
+
 static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t bytes)
 {
 	uint64_t n = (bytes + SECTOR - 1) / SECTOR;
@@ -83,7 +90,7 @@ static uint32_t handle(struct virtio_pci *vp, struct vq_chain *c)
 			break;
 		}
 		int n = iov_slice(w, c->nw, 0, din, b->data, VQ_MAX_IOV);
-		if (rw_full(b->fd, b->data, n, h.sector * SECTOR, false) < 0)
+		if (disk_io(b, n, h.sector * SECTOR, false) < 0)
 			status = VIRTIO_BLK_S_IOERR;
 		else
 			written += (uint32_t)din;
@@ -96,12 +103,12 @@ static uint32_t handle(struct virtio_pci *vp, struct vq_chain *c)
 			break;
 		}
 		int n = iov_slice(r, c->nr, sizeof(h), dout, b->data, VQ_MAX_IOV);
-		if (rw_full(b->fd, b->data, n, h.sector * SECTOR, true) < 0)
+		if (disk_io(b, n, h.sector * SECTOR, true) < 0)
 			status = VIRTIO_BLK_S_IOERR;
 		break;
 	}
 	case VIRTIO_BLK_T_FLUSH:
-		if (!b->read_only && fdatasync(b->fd) < 0)
+		if (!b->read_only && !b->ovl && fdatasync(b->fd) < 0)
 			status = VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -211,6 +218,21 @@ struct virtio_blk *virtio_blk_create(const char *path, bool read_only,
 		return NULL;
 	}
 	return b;
+}
+
+void virtio_blk_set_overlay(struct virtio_blk *b, struct disk_overlay *ovl)
+{
+	b->ovl = ovl;
+}
+
+int virtio_blk_fd(const struct virtio_blk *b)
+{
+	return b->fd;
+}
+
+uint64_t virtio_blk_size(const struct virtio_blk *b)
+{
+	return b->capacity * SECTOR;
 }
 
 int virtio_blk_attach(struct virtio_blk *b, struct pci_bus *bus)

@@ -4,6 +4,7 @@
 #define TABI_VIRTIO_BLK_H
 #include <stdbool.h>
 #include <stdint.h>
+#include "disk_overlay.h"
 #include "virtio_pci.h"
 
 #define VIRTIO_ID_BLOCK 2
@@ -28,6 +29,7 @@ struct virtio_blk {
 	bool read_only;
 	uint64_t capacity;         /* 512-byte sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
+	struct disk_overlay *ovl;  /* when set, all guest I/O goes through it */
 	struct vq_chain chain;     /* scratch for the request being served */
 	struct iovec data[VQ_MAX_IOV];
 };
@@ -38,6 +40,12 @@ struct virtio_blk {
 struct virtio_blk *virtio_blk_create(const char *path, bool read_only,
 				     struct guest_memory *gm,
 				     const struct irq_sink *irq, char err[256]);
+/* Routes guest I/O through an overlay (owned by the caller). Guest flushes
+ * then succeed at once: durability comes with the next committed generation,
+ * which is what keeps the disk and the frozen memory in step. */
+void virtio_blk_set_overlay(struct virtio_blk *b, struct disk_overlay *ovl);
+int virtio_blk_fd(const struct virtio_blk *b);
+uint64_t virtio_blk_size(const struct virtio_blk *b);
 /* Places the disk on bus as a new PCI function. 0, or -1 when the bus is full. */
 int virtio_blk_attach(struct virtio_blk *b, struct pci_bus *bus);
 /* Closes the image and frees b (after the VM stopped using it). */

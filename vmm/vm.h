@@ -35,6 +35,8 @@ struct vm_config {
 	int ndisks;
 	struct disk_config disk[VM_MAX_DISKS];
 	char cpu_model[32];
+	unsigned autosave_min; /* 0 = off */
+	char session_dir[4096]; /* not stored: where the session lives now */
 	uint32_t tsc_khz;   /* resume: the session's TSC rate; 0 = host's */
 };
 
@@ -44,6 +46,7 @@ enum vm_stop {
 	VM_STOP_REBOOT,     /* guest rebooted (or triple-faulted) */
 	VM_STOP_FREEZE,     /* freeze requested (SIGTERM, escape key) */
 	VM_STOP_ERROR,      /* KVM reported an error running the guest */
+	VM_STOP_AUTOSAVE,   /* pause for a periodic generation, then go on */
 };
 
 struct vcpu {
@@ -69,6 +72,8 @@ struct vm {
 	struct rtc rtc;
 	struct platform_ports ports;
 	struct virtio_blk *disk[VM_MAX_DISKS];
+	struct disk_overlay *ovl[VM_MAX_DISKS]; /* writable disks' pending writes */
+	uint64_t parent;         /* generation the running state descends from */
 	struct virtio_rng *rng;
 	/* Stopping: the first reason wins; vCPU threads report in via wake_fd. */
 	_Atomic int stop;

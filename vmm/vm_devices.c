@@ -33,6 +33,16 @@ int vm_devices_create(struct vm *vm, char err[256])
 		vm->disk[i] = virtio_blk_create(d->path, d->read_only, &vm->mem, &vm->irq, err);
 		if (!vm->disk[i])
 			return -1;
+		/* Writable disks keep their writes apart until a generation
+		 * commits them (session_disk.h). */
+		if (!d->read_only && vm->cfg.session_dir[0]) {
+			vm->ovl[i] = ovl_open(virtio_blk_fd(vm->disk[i]),
+					      virtio_blk_size(vm->disk[i]),
+					      vm->cfg.session_dir, err);
+			if (!vm->ovl[i])
+				return -1;
+			virtio_blk_set_overlay(vm->disk[i], vm->ovl[i]);
+		}
 		if (virtio_blk_attach(vm->disk[i], &vm->pci) < 0) {
 			snprintf(err, 256, "too many devices for the PCI bus — use fewer --disk");
 			return -1;
@@ -52,11 +62,14 @@ int vm_devices_create(struct vm *vm, char err[256])
 
 void vm_devices_destroy(struct vm *vm)
 {
-	for (int i = 0; i < vm->cfg.ndisks; i++)
+	for (int i = 0; i < vm->cfg.ndisks; i++) {
 		if (vm->disk[i]) {
 			virtio_blk_destroy(vm->disk[i]);
 			vm->disk[i] = NULL;
 		}
+		ovl_close(vm->ovl[i]);
+		vm->ovl[i] = NULL;
+	}
 	if (vm->rng) {
 		virtio_rng_destroy(vm->rng);
 		vm->rng = NULL;
