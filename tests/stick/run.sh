@@ -210,7 +210,8 @@ t=$(now)
 pc_start S secboot "EPYC,+svm,+npt" "$SB"
 pc_wait S "tabi-stick: .*init" 120; check secboot_host_init "no host /init line ($(elapsed "$t")s)" [ $? = 0 ]
 log "PC S: host /init after $(elapsed "$t")s"
-check secboot_enforcing "$(pc_console S | grep -a 'firmware:' | tail -n1)" sh -c "tr -d '\r' <'$OUT/S.log' | grep -aq 'firmware: UEFI, Secure Boot on'"
+pc_wait S "firmware: " 30
+check secboot_enforcing "$(pc_console S | grep -a 'firmware:' | tail -n1)" pc_wait S "firmware: UEFI, Secure Boot on" 1
 pc_wait S "kvm: /dev/kvm present" 60; check secboot_kvm "no /dev/kvm" [ $? = 0 ]
 pc_wait S "GUEST: ready=1" 180; check secboot_guest_runs "guest did not start" [ $? = 0 ]
 log "PC S: guest running after $(elapsed "$t")s; typing Ctrl-A x on the keyboard"
@@ -228,7 +229,8 @@ log "PC A: SeaBIOS, -cpu EPYC,+svm,+npt (log $OUT/A.log)"
 t=$(now)
 pc_start A bios "EPYC,+svm,+npt" "$IMG"
 pc_wait A "tabi-stick: .*init" 120; check bios_host_init "no host /init line" [ $? = 0 ]
-check bios_firmware_line "$(pc_console A | grep -a 'firmware:' | tail -n1)" sh -c "tr -d '\r' <'$OUT/A.log' | grep -aq 'firmware: BIOS'"
+pc_wait A "firmware: " 30
+check bios_firmware_line "$(pc_console A | grep -a 'firmware:' | tail -n1)" pc_wait A "firmware: BIOS" 1
 pc_wait A "kvm: /dev/kvm present" 60; check bios_kvm "no /dev/kvm" [ $? = 0 ]
 pc_wait A "GUEST: tick=3" 240; check journey_a_guest_runs "guest did not tick" [ $? = 0 ]
 memsum=$(pc_val A memsum); token=$(pc_val A token)
