@@ -3,7 +3,6 @@
 # fifo (the guest console's input: commands, the Ctrl-A x escape), so the
 # host can talk to the guest, send SIGTERM and time things. Sourced after
 # lib.sh. No "#@ checks:" here: not a test group itself.
-trap '' PIPE   # a write to the fifo of a dead tabi must not kill the script
 
 # fz_start ID TIMEOUT ARGS...: `tabi ARGS` in the background; stdin from the
 # fifo $W/ID.in (held open on fd 3 until fz_end), console through _reader
@@ -57,7 +56,12 @@ fz_term() {
 	awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.2f\n", b - a}' >"$W/$1.freeze_s"
 }
 # fz_send ID LINE: types LINE on the guest console.
-fz_send() { fz_alive "$1" && printf '%s\n' "$2" >&3; }
+# In a subshell: a write to the fifo of a tabi that just died kills only
+# that (SIGPIPE), not the script. (No `trap '' PIPE`: an ignored SIGPIPE is
+# inherited and makes `yes | head` loop forever.)
+fz_send() { fz_alive "$1" && ( printf '%s\n' "$2" >&3 ) 2>/dev/null; }
+# fz_type ID BYTES: raw bytes (printf format) on the console, e.g. '\001x'.
+fz_type() { fz_alive "$1" && ( printf "$2" >&3 ) 2>/dev/null; }
 # fz_wait ID KEY=VALUE-PREFIX SECONDS: waits until the guest printed a line
 # "GUEST: KEY=VALUE..." (anywhere in this run); fails early if tabi exited.
 fz_wait() {

@@ -50,6 +50,7 @@ resume_checks() {
 	sleep 3
 	sk=$(clock_skew "$id")
 	c=0; [ -n "$sk" ] && [ "${sk%% *}" -le "$CLOCK_MAX" ] && c=1
+	echo "HOST: phase $p: counter pid(s) $pids, last before $b, first after $a; clock skew $sk"
 	check "jn${p}_clock" "guest date vs host: ${sk:-no epoch lines} (max ${CLOCK_MAX}s)" [ $c = 1 ]
 	return 0
 }
