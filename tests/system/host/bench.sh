@@ -2,15 +2,20 @@
 # Boot time = VMM launch -> the guest init's first console line
 # ("tabi-guest: init"), for tabi and QEMU/KVM -M microvm and -M q35, same
 # kernel, initrd, memory and CPUs; median of BENCH_RUNS each; ratios.
+# Then (tabi.bench_parts has "freeze") the freeze/resume benchmark:
+# freeze_bench.sh.
 . /tests/host/lib.sh
-RUNS=3; MEM=512M; CPUS=1
+RUNS=3; MEM=512M; CPUS=1; PARTS=boot,freeze
 for w in $(cat /proc/cmdline); do
 	case "$w" in
+	tabi.bench_parts=*) PARTS=${w#*=};;
 	tabi.bench_runs=*) RUNS=${w#*=};;
 	tabi.bench_mem=*) MEM=${w#*=};;
 	tabi.bench_cpus=*) CPUS=${w#*=};;
 	esac
 done
+case ",$PARTS," in *,boot,*) ;; *) RUNS=0;; esac
+if [ "$RUNS" -gt 0 ]; then
 export MARK="tabi-guest: init" QUIET_CONSOLE=1
 peers="microvm q35"
 if [ -x "$TABI" ]; then all="tabi $peers"; else all=$peers; echo "BENCH note: no /bin/tabi in this host; peers only"; fi
@@ -43,4 +48,6 @@ for p in $peers; do
 	eval "a=\${med_tabi:-}; b=\${med_$p:-}"
 	[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" -v p="$p" 'BEGIN{printf "BENCH ratio boot tabi/%s=%.2f\n", p, a / b}'
 done
+fi
+case ",$PARTS," in *,freeze,*) . /tests/host/freeze_bench.sh;; esac
 exit 0
