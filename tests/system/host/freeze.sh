@@ -110,7 +110,7 @@ done
 # ---- the console escape (Ctrl-A x on stdin) freezes too ---------------------
 n0=$(gens "$S" | tail -n1)
 fz_type fr3 '\001x'
-i=0; while fz_alive fr3 && [ $i -lt 300 ]; do usleep 200000; i=$((i + 1)); done
+dl=$(deadline 60); while fz_alive fr3 && before "$dl"; do usleep 200000; done
 if fz_alive fr3; then
 	fail fz_escape_freeze "still running 60s after Ctrl-A x on stdin"
 	fz_term fr3 180

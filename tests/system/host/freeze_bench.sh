@@ -95,7 +95,7 @@ fb_qemu() {
 			t0=$(now)
 			hmp "stop"
 			hmp "migrate \"exec:$cmd\""
-			j=0; while [ ! -e "$f.done" ] && fz_alive qb0 && [ $j -lt 1500 ]; do usleep 200000; j=$((j + 1)); done
+			dl=$(deadline 300); while [ ! -e "$f.done" ] && fz_alive qb0 && before "$dl"; do usleep 200000; done
 			t1=$(now)
 			if [ -e "$f.done" ]; then
 				s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}')

@@ -24,14 +24,18 @@ fz_start() {
 	exec 3>"$W/$id.in"
 	i=0; while [ ! -s "$W/$id.pid" ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
 }
+# deadline SECONDS: the uptime (whole seconds) SECONDS from now; before DL:
+# true until then. Waits count real time, however slow the loop runs.
+deadline() { awk -v t="$(now)" -v s="$1" 'BEGIN{printf "%d\n", t + s}'; }
+before() { [ "$(now | cut -d. -f1)" -lt "$1" ]; }
 fz_pid() { cat "$W/$1.pid" 2>/dev/null; }
 fz_alive() { [ ! -e "$W/$1.rc" ]; }
 # fz_end ID SECONDS: wait up to SECONDS for tabi to exit (KILL after that:
 # $W/ID.timeout); closes the fifo; prints the exit code in the log.
 fz_end() {
-	local id i p
-	id=$1; i=0
-	while [ ! -e "$W/$id.rc" ] && [ $i -lt $(($2 * 5)) ]; do usleep 200000; i=$((i + 1)); done
+	local id i p dl
+	id=$1; i=0; dl=$(deadline "$2")
+	while [ ! -e "$W/$id.rc" ] && before "$dl"; do usleep 200000; done
 	if [ ! -e "$W/$id.rc" ]; then
 		echo "HOST: [$id] still running after ${2}s: killing it"
 		: >"$W/$id.timeout"
@@ -65,14 +69,14 @@ fz_type() { fz_alive "$1" && ( printf "$2" >&3 ) 2>/dev/null; }
 # fz_wait ID KEY=VALUE-PREFIX SECONDS: waits until the guest printed a line
 # "GUEST: KEY=VALUE..." (anywhere in this run); fails early if tabi exited.
 fz_wait() {
-	local i
-	i=0
-	while [ $i -lt $(($3 * 5)) ]; do
+	local dl
+	dl=$(deadline "$3")
+	while before "$dl"; do
 		grep -q "^$2" "$W/$1.guest" 2>/dev/null && return 0
 		fz_alive "$1" || { sleep 1; grep -q "^$2" "$W/$1.guest" 2>/dev/null; return $?; }
-		usleep 200000; i=$((i + 1))
+		usleep 200000
 	done
-	return 1
+	grep -q "^$2" "$W/$1.guest" 2>/dev/null
 }
 # counters ID: "PID N" per counter line of this run, in order.
 counters() { sed -n 's/^counter=\([0-9]*\):\([0-9]*\)@.*/\1 \2/p' "$W/$1.guest" 2>/dev/null; }

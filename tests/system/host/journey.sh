@@ -78,7 +78,7 @@ case "$TABI_PHASE" in
 	# The session the Opteron_G3 boot must refuse: x86-64-v2, demo guest.
 	fz_start jr 300 run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
 		--cmdline "$GUEST_CMDLINE" --mem 128M --cpus 1 --cpu-model x86-64-v2 --session "$R"
-	i=0; while ! grep -q 'counter=2 ' "$W/jr.out" && fz_alive jr && [ $i -lt 600 ]; do usleep 200000; i=$((i + 1)); done
+	dl=$(deadline 180); while ! grep -q 'counter=2 ' "$W/jr.out" && fz_alive jr && before "$dl"; do usleep 200000; done
 	fz_term jr 120
 	info=$("$TABI" snapshot info "$R" 2>&1)
 	c=0; [ "$(vmm_rc jr)" = "$EXIT_FROZEN" ] && echo "$info" | grep -q 'cpu_model=x86-64-v2' && c=1
