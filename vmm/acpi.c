@@ -31,7 +31,7 @@ static void set64(struct tbl *t, size_t at, uint64_t v)
 	set32(t, at, (uint32_t)v);
 	set32(t, at + 4, (uint32_t)(v >> 32));
 }
-static void align(struct tbl *t, size_t a) { while (t->len % a) put8(t, 0); }
+static void align(struct tbl *t, size_t a) { while (t->len % a && !t->overflow) put8(t, 0); }
 
 static uint8_t checksum(const uint8_t *p, size_t n)
 {
