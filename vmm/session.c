@@ -90,7 +90,7 @@ int session_config_parse(const char *text, size_t len, const char *dir,
 			continue;
 		*eq = 0;
 		const char *k = buf, *v = eq + 1;
-		int idx;
+		int idx, end = 0;
 		char rest[8];
 		if (!strcmp(k, "format"))
 			fmt = !strcmp(v, SESSION_FORMAT);
@@ -109,7 +109,8 @@ int session_config_parse(const char *text, size_t len, const char *dir,
 		else if (sscanf(k, "disk%d%7s", &idx, rest) == 2 && !strcmp(rest, "_ro") &&
 			 idx >= 0 && idx < VM_MAX_DISKS)
 			cfg->disk[idx].read_only = atoi(v) != 0;
-		else if (sscanf(k, "disk%d", &idx) == 1 && idx >= 0 && idx < VM_MAX_DISKS) {
+		else if (sscanf(k, "disk%d%n", &idx, &end) == 1 && !k[end] &&
+			 idx >= 0 && idx < VM_MAX_DISKS) {
 			if (v[0] == '/')
 				snprintf(cfg->disk[idx].path, sizeof(cfg->disk[idx].path), "%s", v);
 			else
