@@ -156,10 +156,12 @@ sed 's/^/  [verify] /' "$W/vt.out"
 check_eq fz_trunc_verify "$rc" 1 "snapshot verify exit code after truncating to $((sz / 2)) of $sz bytes"
 fz_start ft $RUN_TO resume --session "$T"
 fz_wait ft "counter=$CPID:" 120; ok=$?
-fz_send ft "v 4"; fz_wait ft verified= 60
+# Generation 3 was frozen after round 3; round 4 went to the disk after it
+# (DESIGN: the disk must match the memory it is resumed with).
+fz_send ft "v 3"; fz_wait ft verified= 60
 note=$(grep -v '%  ' "$W/ft.err" | grep "generation $older" | head -n1)
-check fz_trunc_resume "counter line seen: $([ $ok = 0 ] && echo yes || echo no); 'v 4' answer '$(guest_val ft verified)' (want 4:ok); stderr note naming generation $older: '${note}'" \
-	[ $ok = 0 -a -n "$note" -a "$(guest_val ft verified)" = 4:ok ]
+check fz_trunc_resume "counter line seen: $([ $ok = 0 ] && echo yes || echo no); 'v 3' answer '$(guest_val ft verified)' (want 3:ok); stderr note naming generation $older: '${note}'" \
+	[ $ok = 0 -a -n "$note" -a "$(guest_val ft verified)" = 3:ok ]
 
 # ---- power off: the session ends -------------------------------------------
 fz_send ft off
@@ -167,6 +169,7 @@ fz_end ft 90
 left=$(gens "$T" | tr '\n' ' ')
 check fz_poweroff "rc=$(vmm_rc ft) (want $EXIT_POWEROFF); generations left: '${left}' (want none)" \
 	[ "$(vmm_rc ft)" = "$EXIT_POWEROFF" -a -z "$left" ]
-miss=$(rounds_missing "$D" 4)
-check fz_disk_file "rounds missing from the disk file:$miss" [ -z "$miss" ]
+miss=$(rounds_missing "$D" 3)
+echo "HOST: round 4 (written after generation 3, only in the damaged generation 4) in the disk file: $([ -z "$(rounds_missing "$D" 4)" ] && echo yes || echo no)"
+check fz_disk_file "rounds of the resumed lineage (1..3) missing from the disk file after poweroff:$miss" [ -z "$miss" ]
 give_up "not reached"
