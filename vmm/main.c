@@ -339,6 +339,7 @@ static int cmd_run(int argc, char **argv)
 	if (live)
 		return fail(EXIT_ERROR, "session %s already holds a frozen session — resume "
 			    "it with 'tabi resume --session DIR' or choose an empty directory", dir);
+	session_forget_base(dir);
 	/* Check what we can before creating anything. */
 	struct stat st;
 	if (stat(kernel, &st) < 0)

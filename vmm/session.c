@@ -175,7 +175,55 @@ static bool has_gen(const uint64_t *gens, int n, uint64_t g)
 	return false;
 }
 
-/* Committed ancestors of generation `of` (parent first), each verified. */
+/* The newest generation whose disk deltas are wholly in the base images.
+ * Written (atomically) only after a fold is synced, so it never claims more
+ * than is there; lets a resume skip ancestors already folded, even damaged
+ * ones. Absent = nothing known. */
+#define BASE_MARK "base.gen"
+
+static uint64_t base_gen(const char *dir)
+{
+	char p[4200], buf[32] = "";
+	snprintf(p, sizeof(p), "%s/" BASE_MARK, dir);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strtoull(buf, NULL, 10);
+}
+
+static int set_base_gen(const char *dir, uint64_t g)
+{
+	char p[4200], tmp[4300], buf[32];
+	snprintf(p, sizeof(p), "%s/" BASE_MARK, dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
+	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)g);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	bool ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, p) < 0)
+		return -1;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+void session_forget_base(const char *dir)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/" BASE_MARK, dir);
+	unlink(p);
+}
+
+/* Committed ancestors of generation `of` (parent first) not yet wholly in
+ * the base images, each verified. */
 static int ancestors(const char *dir, struct snap_reader *of, uint64_t out[8],
 		     char err[512])
 {
@@ -185,8 +233,8 @@ static int ancestors(const char *dir, struct snap_reader *of, uint64_t out[8],
 		snprintf(err, 512, "cannot read session directory %s", dir);
 		return -1;
 	}
-	uint64_t p = config_u64(of, "parent");
-	while (p && has_gen(gens, ng, p) && n < 8) {
+	uint64_t p = config_u64(of, "parent"), folded = base_gen(dir);
+	while (p && p > folded && has_gen(gens, ng, p) && n < 8) {
 		char serr[SNAP_ERR_LEN];
 		struct snap_reader *r = snap_open_generation(dir, p, serr);
 		if (!r) {
@@ -250,9 +298,13 @@ static int prepare_chain(struct vm *vm, const char *dir, char err[512])
 	uint64_t anc[8];
 	int n = ancestors(dir, r, anc, err);
 	snap_close(r);
-	if (n < 0)
+	if (n < 0 || apply_chain(vm, dir, anc, n, DELTA_TO_BASE, err) < 0)
 		return -1;
-	return apply_chain(vm, dir, anc, n, DELTA_TO_BASE, err);
+	if (n > 0 && set_base_gen(dir, anc[0]) < 0) {
+		snprintf(err, 512, "cannot record the disk state in %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Room for the new generation: memory at worst uncompressed, plus the
@@ -503,6 +555,7 @@ static int finish_ended(const char *dir, char err[512])
 	snap_close(r);
 	if (n < 0 || apply_chain(NULL, dir, chain, n + 1, DELTA_TO_BASE, err) < 0)
 		return -1;
+	session_forget_base(dir);
 	uint64_t *gens;
 	int ng = snap_list_generations(dir, &gens);
 	for (int i = ng - 1; i >= 0; i--)
@@ -540,6 +593,7 @@ int session_end(struct vm *vm, const char *dir, char err[512])
 				 vm->cfg.disk[k].path, strerror(errno));
 			return -1;
 		}
+	session_forget_base(dir);
 	uint64_t *gens;
 	int ng = snap_list_generations(dir, &gens);
 	for (int i = ng - 1; i >= 0; i--)

@@ -18,6 +18,8 @@ int session_live(const char *dir, char err[512]);
  * the disk images and drops every generation, so the next start is a cold
  * boot on the final disk. Pull-safe at every step. */
 int session_end(struct vm *vm, const char *dir, char err[512]);
+/* Drops the record of folded disk deltas (a new session starts). */
+void session_forget_base(const char *dir);
 /* Text of the config section for a VM (exposed for tests). */
 int session_config_text(const struct vm_config *cfg, const char *dir,
 			char *out, size_t cap);
