@@ -24,7 +24,8 @@
 # is the timeline the kill points are planned on. Boots 1..N are each killed
 # at a random moment measured from the host's first phase marker, aimed at a
 # phase chosen in turn (running, freezing, committing = right around the
-# rename, resuming) and classified by the last marker actually seen. Each
+# rename: up to 0.6 s after the host saw the new generation's file, resuming)
+# and classified by the last marker actually seen. Each
 # boot starts by verifying the previous pull (reported by the host script,
 # checked here). The last boot damages generations and powers the guest off.
 # Prints CHECK lines, "PULL: tried=N resumed_ok=M ...", "N passed, N failed".
@@ -176,7 +177,20 @@ while [ $i -le "$POINTS" ]; do
 	done
 	t_first=$(nowf)
 	pulled=no
-	if alive; then
+	if alive && [ "$target" = committing ]; then
+		# Freeze times vary by seconds from boot to boot: react to the
+		# rename itself (the host's "committing" marker), then pull within
+		# 0.6 s, before or after tabi's directory fsync and exit.
+		j=0
+		while alive && [ "$(clean "$log" | grep -c '^PULL: phase=committing')" -lt "$occ" ] && [ $j -lt 2400 ]; do
+			sleep 0.05; j=$((j + 1))
+		done
+		delay=$(awk -v r="$(rnd $((i * 3 + 2)))" 'BEGIN { printf "%.2f", r * 0.6 }')
+		sleep "$delay"
+		if alive; then kill -9 "$QPID"; pulled=yes; fi
+		t_kill=$(nowf)
+		delay="commit+$delay"
+	elif alive; then
 		sleep "$(awk -v d="$delay" -v a="$t_first" -v b="$(nowf)" 'BEGIN { s = d - (b - a); print (s > 0) ? s : 0 }')"
 		if alive; then kill -9 "$QPID"; pulled=yes; fi
 		t_kill=$(nowf)

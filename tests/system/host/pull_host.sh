@@ -207,8 +207,10 @@ damage() {
 	sed 's/^/  [verify] /' "$W/vd.out"
 	pl_start "d$k" resume --session "$S"
 	wait_chk "d$k" 2 120
-	lines=$(grep -v '%  ' "$W/d$k.err" | grep -c '')
-	note=$(grep -v '%  ' "$W/d$k.err" | grep "generation $g" | head -n1)
+	# Lines about generations on stderr before the freeze (progress lines
+	# such as "resuming done" do not count): exactly one, naming $g.
+	lines=$(grep -c 'generation' "$W/d$k.err")
+	note=$(grep "generation $g" "$W/d$k.err" | head -n1)
 	nf=$(firstn "d$k"); bad=$(bad_chks "d$k")
 	freeze "d$k" x
 	local frc; frc=$(pl_rc "d$k")
@@ -216,7 +218,7 @@ damage() {
 	"$TABI" snapshot verify "$S" >"$W/vd2.out" 2>&1; local vrc2=$?
 	local why=""
 	[ "$vrc" = 1 ] || why="$why verify exit $vrc (want 1: $(head -n1 "$W/vd.out"));"
-	[ "$lines" = 1 ] && [ -n "$note" ] || why="$why stderr has $lines lines (want 1 naming generation $g): $(grep -v '%  ' "$W/d$k.err" | head -n2 | tr '\n' '|');"
+	[ "$lines" = 1 ] && [ -n "$note" ] || why="$why $lines stderr lines about generations (want 1 naming generation $g): $(grep 'generation' "$W/d$k.err" | head -n2 | tr '\n' '|');"
 	[ -n "$nf" ] && [ "$nf" = $((np + 1)) ] || why="$why first counter after resume '${nf}' (want $((np + 1)): previous generation $p froze at $np, damaged $g at $ng);"
 	[ -z "$bad" ] || why="$why disk/memory mismatch in chk lines: $bad;"
 	[ "$frc" = "$EXIT_FROZEN" ] || why="$why freeze after the fallback exit $frc;"
@@ -230,14 +232,14 @@ head -c 1048576 /dev/urandom >"$S/.gen-$(printf %08d $((g + 1))).tabi.tmp"
 "$TABI" snapshot verify "$S" >"$W/vt.out" 2>&1; vrc=$?
 pl_start dtmp resume --session "$S"
 wait_chk dtmp 2 120
-nf=$(firstn dtmp); bad=$(bad_chks dtmp); lines=$(grep -v '%  ' "$W/dtmp.err" | grep -c '')
+nf=$(firstn dtmp); bad=$(bad_chks dtmp); lines=$(grep -c 'generation' "$W/dtmp.err")
 freeze dtmp x
 [ "$(pl_rc dtmp)" = "$EXIT_FROZEN" ] && echo "$(newest) $(lastn dtmp)" >>"$W/gn"
 left=$(ls -a "$S" | grep -c '\.tmp$')
 why=""
 [ "$vrc" = 0 ] || why="$why verify exit $vrc (want 0);"
 [ "$nf" = $((ng + 1)) ] || why="$why first counter '${nf}' want $((ng + 1));"
-[ -z "$bad" ] && [ "$lines" = 0 ] || why="$why mismatches '$bad', stderr lines $lines;"
+[ -z "$bad" ] && [ "$lines" = 0 ] || why="$why mismatches '$bad', $lines stderr lines about generations (want 0);"
 [ "$(pl_rc dtmp)" = "$EXIT_FROZEN" ] && [ "$left" = 0 ] || why="$why freeze exit $(pl_rc dtmp), .tmp files left $left;"
 if [ -z "$why" ]; then pass pull_dmg_stray_tmp; else fail pull_dmg_stray_tmp "$why"; fi
 
