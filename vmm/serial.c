@@ -82,6 +82,11 @@ static void reg_write(struct serial *s, unsigned reg, uint8_t v)
 	switch (reg) {
 	case RBR_THR:
 		if (s->lcr & LCR_DLAB) { s->dll = v; break; }
+		/* Writing THR acknowledges THRE; the line drops before the
+		 * transmitter empties again, so the edge-triggered IOAPIC pin
+		 * sees a fresh edge for the next THRE interrupt. */
+		s->thr_pending = false;
+		update_irq(s);
 		if (s->mcr & MCR_LOOP)
 			rx_put(s, v);
 		else
