@@ -135,7 +135,10 @@ static int setup_memory(struct vm *vm, char err[256])
 			 strerror(errno));
 		return -1;
 	}
-	madvise(host, size, MADV_HUGEPAGE);
+	/* No MADV_HUGEPAGE: with the usual defrag=madvise policy it makes page
+	 * faults compact memory synchronously, stalling a host that is short
+	 * on free huge pages for long stretches; THP still applies where the
+	 * host's policy is "always". */
 	gm_layout(&vm->mem, host, size);
 	struct kvm_userspace_memory_region low = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->mem.low_size,
