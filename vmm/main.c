@@ -26,6 +26,7 @@ enum exit_code {
 	EXIT_REBOOT = 4,      /* guest rebooted */
 	EXIT_FREEZE_FAILED = 5, /* freeze failed and the guest could not go on */
 	EXIT_GUEST_FAILED = 6,  /* KVM stopped the guest with an error */
+	EXIT_NOTHING = 7,       /* resume: no frozen session (or it had ended) */
 };
 
 static const char usage[] =
@@ -87,7 +88,9 @@ static const char help[] =
 "  4  the guest rebooted (the session has ended)\n"
 "  5  freezing failed and the guest could not continue; the previous\n"
 "     generation, if any, is intact\n"
-"  6  the guest stopped with a KVM error\n";
+"  6  the guest stopped with a KVM error\n"
+"  7  resume: DIR holds no frozen session (none yet, or the guest shut down):\n"
+"     start one with tabi run\n";
 
 static int fail(int code, const char *fmt, const char *a)
 {
@@ -383,6 +386,12 @@ static int cmd_resume(int argc, char **argv)
 		return fail(EXIT_USAGE, "%s", "usage: tabi resume --session DIR");
 	static struct vm vm;
 	char err[512];
+	int live = session_live(dir, err);
+	if (live < 0)
+		return fail(EXIT_ERROR, "%s", err);
+	if (!live)
+		return fail(EXIT_NOTHING, "no frozen session in %s (none yet, or the guest "
+			    "shut down) — start one with tabi run", dir);
 	if (session_resume(&vm, dir, err) < 0)
 		return fail(EXIT_ERROR, "%s", err);
 	return run_guest(&vm, dir);
