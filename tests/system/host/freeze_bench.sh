@@ -39,7 +39,7 @@ fb_tabi() {
 	if ! fz_wait tb0 filled= $FILL_TO; then
 		echo "BENCH freeze vmm=tabi fill failed rc=$(vmm_rc tb0)"; tail -n 5 "$W/tb0.out"; fz_term tb0 120; return 1
 	fi
-	echo "BENCH freeze vmm=tabi filled $(guest_val tb0 filled)s; $(guest_val tb0 fill_sizes)"
+	echo "BENCH freeze vmm=tabi filled $(guest_val tb0 filled); $(guest_val tb0 fill_sizes)"
 	sleep 2
 	prev=tb0; i=0
 	while [ $i -lt "$FB_RUNS" ]; do
@@ -79,7 +79,7 @@ fb_qemu() {
 	if ! fz_wait qb0 filled= $FILL_TO; then
 		echo "BENCH freeze vmm=qemu fill failed rc=$(vmm_rc qb0)"; tail -n 5 "$W/qb0.out"; head -n 3 "$W/qb0.err"; fz_term qb0 60; return 1
 	fi
-	echo "BENCH freeze vmm=qemu filled $(guest_val qb0 filled)s; $(guest_val qb0 fill_sizes)"
+	echo "BENCH freeze vmm=qemu filled $(guest_val qb0 filled); $(guest_val qb0 fill_sizes)"
 	hmp "migrate_set_parameter max-bandwidth 100000"
 	hmp "migrate_set_parameter downtime-limit 100000"
 	sleep 2

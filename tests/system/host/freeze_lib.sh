@@ -15,7 +15,7 @@ fz_start() {
 		"$W/$id.mark" "$W/$id.start" "$W/$id.pid" "$W/$id.in"
 	: >"$W/$id.out"; : >"$W/$id.guest"
 	mkfifo "$W/$id.in"
-	echo "HOST: [$id] start $(now)s: tabi $*"
+	echo "HOST: [$id] start $(now)s: $(basename "${FZ_BIN:-tabi}") $*"
 	now >"$W/$id.start"
 	# busybox timeout execs the command in its own process: the PID sh -c
 	# writes is tabi's.
