@@ -15,7 +15,7 @@
 # resume (or cold boot when there is no generation), two guest steps, freeze,
 # `tabi snapshot verify`; reported as "PULL: verify ..." lines that the
 # driver checks against what it saw before the kill. Then phase markers
-#   PULL: phase=resuming|running|freezing|committing|frozen c=N t=UPTIME ...
+#   PULL: phase=resuming|running|freezing|committing|exited|frozen c=N t=UPTIME ...
 # (committing: the new generation's file appeared, tabi has not exited yet).
 . /tests/host/lib.sh
 have_vmm || exit 1
@@ -82,11 +82,12 @@ wait_chk() {
 	done
 	return 1
 }
-# bad_chks ID: chk lines whose disk value differs from memory or whose md5
-# is not M0 (when known) (as "N:D:MD5,..."); empty when all agree.
+# bad_chks ID: chk lines whose disk value differs from memory, whose md5 is
+# not M0 (when known) or whose history slots are off (as "N:D:MD5:H,...");
+# empty when all agree.
 bad_chks() {
 	sed -n 's/^chk=\([^@]*\)@.*/\1/p' "$W/$1.guest" | awk -F: -v m="$M0" \
-		'$1 != $2 || (m != "" && $3 != m) {printf "%s%s", s, $0; s=","}'
+		'$1 != $2 || (m != "" && $3 != m) || $4 != "ok" {printf "%s%s", s, $0; s=","}'
 }
 gens() { ls "$S" 2>/dev/null | sed -n 's/^gen-0*\([0-9][0-9]*\)\.tabi$/\1/p' | sort -n; }
 gen_file() { printf '%s/gen-%08d.tabi' "$S" "$1"; }
@@ -99,21 +100,24 @@ flip_byte() {
 }
 
 # freeze ID C: SIGTERM with phase markers; a watcher marks "committing" when a
-# generation newer than the one before appears. Echoes nothing; rc in ID.rc.
+# generation newer than the one before appears and "exited" when tabi has
+# exited (then "frozen" with its exit code). rc in ID.rc.
 freeze() {
 	local id c g0 wp
 	id=$1; c=$2
 	g0=$(newest); g0=${g0:-0}
 	mark freezing "c=$c n=$(lastn "$id") gen_before=$g0"
-	( while [ ! -e "$W/$id.rc" ]; do
+	( cm=0
+	while [ ! -e "$W/$id.rc" ]; do
 		g=$(newest)
-		if [ "${g:-0}" -gt "$g0" ]; then mark committing "c=$c gen=$g"; break; fi
+		if [ $cm = 0 ] && [ "${g:-0}" -gt "$g0" ]; then mark committing "c=$c gen=$g"; cm=1; fi
 		usleep 20000
-	done ) &
+	done
+	mark exited "c=$c" ) &
 	wp=$!
 	kill -TERM "$(cat "$W/$id.pid")"
 	pl_end "$id" 200
-	kill "$wp" 2>/dev/null; wait "$wp" 2>/dev/null
+	wait "$wp" 2>/dev/null
 	mark frozen "c=$c rc=$(pl_rc "$id") n=$(lastn "$id") gen=$(newest)"
 }
 
@@ -226,6 +230,40 @@ damage() {
 	if [ -z "$why" ]; then pass "pull_dmg_$k"; echo "HOST: note: $note"; else fail "pull_dmg_$k" "$why"; fi
 }
 for k in flip_head flip_mid flip_tail trunc_half trunc_last trunc_zero; do damage "$k"; done
+# base.gen (the newest generation wholly folded into the disk image, a hint
+# written by rename): damaged or stray, the newest generation still resumes
+# with its disk intact (or tabi refuses with one line).
+base_damage() {
+	local k g ng nf bad frc why lines
+	k=$1; g=$(newest); ng=$(gen_n "$g")
+	if [ ! -e "$S/base.gen" ] && [ "$k" != base_tmp ]; then
+		echo "CHECK pull_dmg_$k SKIP no base.gen in the session"; return
+	fi
+	info "damage=$k base.gen='$(cat "$S/base.gen" 2>/dev/null | tr -d '\n')' newest=$g n=$ng"
+	case "$k" in
+	base_flip) flip_byte "$S/base.gen" 0;;
+	base_big) echo 99999999 >"$S/base.gen";;
+	base_empty) : >"$S/base.gen";;
+	base_tmp) head -c 100 /dev/urandom >"$S/base.gen.tmp";;
+	esac
+	pl_start "d$k" resume --session "$S"
+	wait_chk "d$k" 2 120
+	nf=$(firstn "d$k"); bad=$(bad_chks "d$k")
+	lines=$(grep -v 'resuming done\|TSC rate\|^$' "$W/d$k.err" | grep -c '')
+	freeze "d$k" x
+	frc=$(pl_rc "d$k")
+	[ "$frc" = "$EXIT_FROZEN" ] && echo "$(newest) $(lastn "d$k")" >>"$W/gn"
+	why=""
+	if [ -z "$nf" ] && [ "$frc" = 1 ] && [ "$(grep -c '' "$W/d$k.err")" = 1 ]; then
+		echo "CHECK pull_dmg_$k PASS"; info "refused: $(cat "$W/d$k.err")"; return
+	fi
+	[ "$nf" = $((ng + 1)) ] || why="$why first counter '${nf}' want $((ng + 1));"
+	[ -z "$bad" ] || why="$why disk/memory mismatch (n:disk:md5:history): $bad;"
+	[ "$frc" = "$EXIT_FROZEN" ] || why="$why freeze exit $frc;"
+	if [ -z "$why" ]; then pass "pull_dmg_$k"; else fail "pull_dmg_$k" "$why"; fi
+}
+for k in base_flip base_big base_empty base_tmp; do base_damage "$k"; done
+
 # A torn temporary generation (as a pull during a write leaves): ignored.
 g=$(newest); ng=$(gen_n "$g")
 head -c 1048576 /dev/urandom >"$S/.gen-$(printf %08d $((g + 1))).tabi.tmp"
