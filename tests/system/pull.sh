@@ -231,8 +231,8 @@ wait_qemu "$BOOT_TIMEOUT"
 check_verify "pull_$(printf %02d "$POINTS")" "$log"
 clean "$log" | grep -a '^CHECK ' >"$OUT/pull.final.checks"
 for c in pull_dmg_flip_head pull_dmg_flip_mid pull_dmg_flip_tail pull_dmg_trunc_half \
-	pull_dmg_trunc_last pull_dmg_trunc_zero pull_dmg_base_flip pull_dmg_base_big \
-	pull_dmg_base_empty pull_dmg_base_tmp pull_dmg_stray_tmp pull_poweroff pull_disk_folded; do
+	pull_dmg_trunc_last pull_dmg_trunc_zero pull_dmg_base_tmp pull_dmg_base_empty \
+	pull_dmg_base_flip pull_dmg_base_big pull_dmg_stray_tmp pull_poweroff pull_disk_folded; do
 	line=$(awk -v c="$c" '$2 == c' "$OUT/pull.final.checks" | tail -n1)
 	case "$(echo "$line" | awk '{print $3}')" in
 	PASS) pass "$c";;
