@@ -262,9 +262,6 @@ base_damage() {
 	[ "$frc" = "$EXIT_FROZEN" ] || why="$why freeze exit $frc;"
 	if [ -z "$why" ]; then pass "pull_dmg_$k"; else fail "pull_dmg_$k" "$why"; fi
 }
-# Harmless ones first: a base.gen that claims too much corrupts the disk for
-# every later check.
-for k in base_tmp base_empty base_flip base_big; do base_damage "$k"; done
 
 # A torn temporary generation (as a pull during a write leaves): ignored.
 g=$(newest); ng=$(gen_n "$g")
@@ -282,6 +279,10 @@ why=""
 [ -z "$bad" ] && [ "$lines" = 0 ] || why="$why mismatches '$bad', $lines stderr lines about generations (want 0);"
 [ "$(pl_rc dtmp)" = "$EXIT_FROZEN" ] && [ "$left" = 0 ] || why="$why freeze exit $(pl_rc dtmp), .tmp files left $left;"
 if [ -z "$why" ]; then pass pull_dmg_stray_tmp; else fail pull_dmg_stray_tmp "$why"; fi
+
+# Harmless ones first: a base.gen that claims too much corrupts the disk for
+# every later check (the power-off checks below too).
+for k in base_tmp base_empty base_flip base_big; do base_damage "$k"; done
 
 # ---- power off: the session ends, its writes folded into the disk image ------
 pl_start fin resume --session "$S"
