@@ -29,6 +29,7 @@ stage() {
 stage unit   $MAKE -s --no-print-directory check
 stage fuzz   $MAKE -s --no-print-directory fuzz ${FUZZ_SECONDS:+FUZZ_SECONDS=$FUZZ_SECONDS}
 stage system tests/system/run.sh
+stage pull tests/system/pull.sh
 [ -x tests/stick/run.sh ] && stage stick tests/stick/run.sh
 echo "$P passed, $F failed"
 [ $F -eq 0 ]

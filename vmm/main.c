@@ -88,7 +88,8 @@ static const char help[] =
 "  4  the guest rebooted (the session has ended)\n"
 "  5  freezing failed and the guest could not continue; the previous\n"
 "     generation, if any, is intact\n"
-"  6  the guest stopped with a KVM error\n"
+"  6  the guest crashed (triple fault) or KVM stopped it with an error; the\n"
+"     session's frozen generations are kept\n"
 "  7  resume: DIR holds no frozen session (none yet, or the guest shut down):\n"
 "     start one with tabi run\n";
 
@@ -257,7 +258,8 @@ static int run_guest(struct vm *vm, const char *dir)
 				why == VM_STOP_POWEROFF ? "powered off" : "rebooted");
 			return why == VM_STOP_POWEROFF ? EXIT_POWEROFF : EXIT_REBOOT;
 		}
-		return fail(EXIT_GUEST_FAILED, "%s — the guest could not continue", vm->error);
+		return fail(EXIT_GUEST_FAILED, "%s — the guest could not continue; the "
+			    "session's frozen generations are kept", vm->error);
 	}
 }
 

@@ -16,6 +16,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include "progress.h"
 #include "session.h"
 #include "disk_overlay.h"
@@ -181,9 +182,19 @@ static bool has_gen(const uint64_t *gens, int n, uint64_t g)
  * ones. Absent = nothing known. */
 #define BASE_MARK "base.gen"
 
+/* The file holds "N H": H is the XXH3 of N's text, so a damaged record is
+ * ignored (every present ancestor is then applied again, which is safe)
+ * rather than trusted (which would skip a delta the base lacks). */
+static uint64_t base_mark_hash(uint64_t g)
+{
+	char t[32];
+	int n = snprintf(t, sizeof(t), "tabi-base %llu", (unsigned long long)g);
+	return XXH3_64bits(t, (size_t)n);
+}
+
 static uint64_t base_gen(const char *dir)
 {
-	char p[4200], buf[32] = "";
+	char p[4200], buf[64] = "";
 	snprintf(p, sizeof(p), "%s/" BASE_MARK, dir);
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -191,15 +202,20 @@ static uint64_t base_gen(const char *dir)
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = 0;
-	return strtoull(buf, NULL, 10);
+	unsigned long long g, h;
+	char extra;
+	if (sscanf(buf, "%llu %llx%c", &g, &h, &extra) < 2 || h != base_mark_hash(g))
+		return 0;
+	return g;
 }
 
 static int set_base_gen(const char *dir, uint64_t g)
 {
-	char p[4200], tmp[4300], buf[32];
+	char p[4200], tmp[4300], buf[64];
 	snprintf(p, sizeof(p), "%s/" BASE_MARK, dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
-	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)g);
+	int n = snprintf(buf, sizeof(buf), "%llu %llx\n", (unsigned long long)g,
+			 (unsigned long long)base_mark_hash(g));
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;

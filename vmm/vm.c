@@ -392,10 +392,19 @@ static void *vcpu_thread(void *arg)
 			io_bus_access(&vm->mmio, v->run->mmio.phys_addr, v->run->mmio.data,
 				      v->run->mmio.len, v->run->mmio.is_write);
 			break;
-		case KVM_EXIT_SHUTDOWN:
-			/* Triple fault: what a PC does is reset. */
-			vm_request_stop(vm, VM_STOP_REBOOT);
+		case KVM_EXIT_SHUTDOWN: {
+			/* Triple fault. A PC would reset, but a crash is not a
+			 * shutdown: the session's frozen generations must stay. */
+			struct kvm_regs r;
+			unsigned long long rip = ioctl(v->fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
+			snprintf(msg, sizeof(msg), "the guest crashed (vCPU %d triple fault at "
+				 "RIP 0x%llx)", v->index, rip);
+			int expect = VM_RUNNING;
+			if (atomic_compare_exchange_strong(&vm->stop, &expect, VM_STOP_CRASH))
+				snprintf(vm->error, sizeof(vm->error), "%s", msg);
+			vm_request_stop(vm, VM_STOP_CRASH);
 			break;
+		}
 		case KVM_EXIT_SYSTEM_EVENT:
 			vm_request_stop(vm, v->run->system_event.type == KVM_SYSTEM_EVENT_RESET
 					? VM_STOP_REBOOT : VM_STOP_POWEROFF);

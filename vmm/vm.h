@@ -47,6 +47,7 @@ enum vm_stop {
 	VM_STOP_FREEZE,     /* freeze requested (SIGTERM, escape key) */
 	VM_STOP_ERROR,      /* KVM reported an error running the guest */
 	VM_STOP_AUTOSAVE,   /* pause for a periodic generation, then go on */
+	VM_STOP_CRASH,      /* triple fault: the guest crashed */
 };
 
 struct vcpu {

@@ -6,7 +6,8 @@ STICK_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$STICK_DIR/../.." && pwd)
 OUT=${STICK_OUT:-$ROOT/build/stick}
 PC_MEM=${PC_MEM:-1536}
-PC_SMP=${PC_SMP:-2}
+# One CPU per QEMU "PC": see OUTER_SMP in tests/system/lib.sh.
+PC_SMP=${PC_SMP:-1}
 QEMU=${QEMU:-qemu-system-x86_64}
 OVMF_DIR=${OVMF_DIR:-/usr/share/OVMF}
 mkdir -p "$OUT"
