@@ -388,13 +388,18 @@ static int cmd_resume(int argc, char **argv)
 		return fail(EXIT_USAGE, "%s", "usage: tabi resume --session DIR");
 	static struct vm vm;
 	char err[512];
-	int live = session_live(dir, err);
-	if (live < 0)
-		return fail(EXIT_ERROR, "%s", err);
-	if (!live)
-		return fail(EXIT_NOTHING, "no frozen session in %s (none yet, or the guest "
-			    "shut down) — start one with tabi run", dir);
-	if (session_resume(&vm, dir, err) < 0)
+	/* One verified open of the newest generation: session_resume also
+	 * finishes a session that ended with a guest shutdown. */
+	uint64_t *gens;
+	int ng = snap_list_generations(dir, &gens);
+	if (ng > 0)
+		free(gens);
+	if (ng == 0 || (ng < 0 && errno == ENOENT))
+		return fail(EXIT_NOTHING, "no frozen session in %s — start one with tabi run", dir);
+	int rc = session_resume(&vm, dir, err);
+	if (rc == SESSION_NOTHING)
+		return fail(EXIT_NOTHING, "%s", err);
+	if (rc < 0)
 		return fail(EXIT_ERROR, "%s", err);
 	return run_guest(&vm, dir);
 }

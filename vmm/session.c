@@ -442,10 +442,11 @@ int session_resume(struct vm *vm, const char *dir, char err[512])
 		fprintf(stderr, "tabi: %s\n", note);
 	if (config_u64(r, "ended")) {
 		snap_close(r);
-		if (finish_ended(dir, err) == 0)
-			snprintf(err, 512, "the session in %s ended with a guest shutdown; "
-				 "nothing to resume — start a new one with tabi run", dir);
-		return -1;
+		if (finish_ended(dir, err) < 0)
+			return -1;
+		snprintf(err, 512, "no frozen session in %s (the guest shut down) — "
+			 "start one with tabi run", dir);
+		return SESSION_NOTHING;
 	}
 	size_t len;
 	struct vm_config cfg;

@@ -8,7 +8,9 @@
  * generation. 0, or -1 with a one-line err (nothing committed). */
 int session_freeze(struct vm *vm, const char *dir, char err[512]);
 /* Creates *vm from the newest good generation in dir, restoring all state
- * but not starting the vCPUs. -1 with err; dir is never modified. */
+ * but not starting the vCPUs. -1 with err; dir is never modified, except
+ * that an ended session is finished: then SESSION_NOTHING. */
+#define SESSION_NOTHING (-2)
 int session_resume(struct vm *vm, const char *dir, char err[512]);
 /* 1 when dir holds a frozen session (good or damaged), 0 when none; an
  * ended session left half-finished by a pull is finished first (-1 with err
