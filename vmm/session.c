@@ -555,6 +555,20 @@ fail:
 	return -1;
 }
 
+/* Forgets the fold record, then removes every generation oldest first, so
+ * the newest (the ended one) goes last and a pull midway repeats the
+ * finishing from it. */
+static void drop_session(const char *dir)
+{
+	session_forget_base(dir);
+	uint64_t *gens;
+	int ng = snap_list_generations(dir, &gens);
+	for (int i = ng - 1; i >= 0; i--)  /* the list is newest first */
+		snap_remove_generation(dir, gens[i]);
+	if (ng > 0)
+		free(gens);
+}
+
 /* An ended session's last generation holds the final disk changes: apply
  * the whole chain to the disk files (idempotent), then drop every
  * generation, newest last so a pull midway repeats this. */
@@ -572,13 +586,7 @@ static int finish_ended(const char *dir, char err[512])
 	snap_close(r);
 	if (n < 0 || apply_chain(NULL, dir, chain, n + 1, DELTA_TO_BASE, err) < 0)
 		return -1;
-	session_forget_base(dir);
-	uint64_t *gens;
-	int ng = snap_list_generations(dir, &gens);
-	for (int i = ng - 1; i >= 0; i--)
-		snap_remove_generation(dir, gens[i]);
-	if (ng > 0)
-		free(gens);
+	drop_session(dir);
 	return 0;
 }
 
@@ -610,12 +618,6 @@ int session_end(struct vm *vm, const char *dir, char err[512])
 				 vm->cfg.disk[k].path, strerror(errno));
 			return -1;
 		}
-	session_forget_base(dir);
-	uint64_t *gens;
-	int ng = snap_list_generations(dir, &gens);
-	for (int i = ng - 1; i >= 0; i--)
-		snap_remove_generation(dir, gens[i]);
-	if (ng > 0)
-		free(gens);
+	drop_session(dir);
 	return 0;
 }
