@@ -19,13 +19,17 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # pc_start NAME FIRMWARE CPU IMAGE: FIRMWARE is bios, uefi or secboot.
 # Console -> $OUT/NAME.log (also live on stdout with PC_LIVE=1); type with
 # pc_type NAME TEXT; press the power button with pc_power NAME.
+# No display adapter: under TCG a framebuffer console scrolls megabytes per
+# line, and the host's console tee (screen + serial) then stalls tabi's
+# output for minutes on a busy build machine; the serial line is the
+# console the tests read anyway.
 pc_start() {
 	_n=$1; _fw=$2; _cpu=$3; _img=$4
 	_p=$OUT/$_n
 	rm -f "$_p.log" "$_p.ser.in" "$_p.ser.out" "$_p.mon.in" "$_p.mon.out" "$_p.vars" "$_p.rc"
 	mkfifo "$_p.ser.in" "$_p.ser.out" "$_p.mon.in" "$_p.mon.out"
 	set -- -M q35 -cpu "$_cpu" -smp "$PC_SMP" -m "$PC_MEM" -accel tcg,thread=multi \
-		-display none -no-reboot \
+		-display none -vga none -no-reboot \
 		-chardev pipe,id=ser0,path="$_p.ser" -serial chardev:ser0 \
 		-chardev pipe,id=mon0,path="$_p.mon" -mon chardev=mon0,mode=readline \
 		-device qemu-xhci,id=xhci -drive if=none,id=stick,format=raw,file="$_img" \
