@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "disk_overlay.h"
+#include "virtqueue.h"
 
 static bool bit(const uint64_t *m, uint64_t c) { return m[c / 64] >> (c % 64) & 1; }
 static void set_bit(uint64_t *m, uint64_t c) { m[c / 64] |= 1ULL << (c % 64); }
@@ -103,29 +104,6 @@ int ovl_load_cluster(struct disk_overlay *o, uint64_t c, const void *buf)
 	return 0;
 }
 
-/* Moves bytes between the iovec (starting skip bytes in) and buf. */
-static void iov_copy(const struct iovec *iov, int n, uint64_t skip, uint8_t *buf,
-		     size_t len, bool to_buf)
-{
-	for (int i = 0; i < n && len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - (size_t)skip;
-		if (k > len)
-			k = len;
-		uint8_t *p = (uint8_t *)iov[i].iov_base + skip;
-		if (to_buf)
-			memcpy(buf, p, k);
-		else
-			memcpy(p, buf, k);
-		buf += k;
-		len -= k;
-		skip = 0;
-	}
-}
-
 int ovl_rw(struct disk_overlay *o, const struct iovec *iov, int n, uint64_t off,
 	   bool write)
 {
@@ -147,7 +125,7 @@ int ovl_rw(struct disk_overlay *o, const struct iovec *iov, int n, uint64_t off,
 			int fd = bit(o->present, c) ? o->ovl_fd : o->base_fd;
 			if (full_io(fd, o->bounce, k, pos, false) < 0)
 				return -1;
-			iov_copy(iov, n, done, o->bounce, k, false);
+			iov_from_buf(iov, n, done, o->bounce, k);
 		} else {
 			/* First write to a cluster copies the rest of it up. */
 			if (!bit(o->present, c) && k < ovl_cluster_len(o, c)) {
@@ -156,7 +134,7 @@ int ovl_rw(struct disk_overlay *o, const struct iovec *iov, int n, uint64_t off,
 					    c * OVL_CLUSTER, true) < 0)
 					return -1;
 			}
-			iov_copy(iov, n, done, o->bounce, k, true);
+			iov_to_buf(iov, n, done, o->bounce, k);
 			if (full_io(o->ovl_fd, o->bounce, k, pos, true) < 0)
 				return -1;
 			set_bit(o->present, c);

@@ -247,7 +247,9 @@ int vq_restore(struct virtqueue *vq, struct state_buf *b, uint16_t max_size)
 	return 0;
 }
 
-size_t iov_to_buf(const struct iovec *iov, int n, size_t skip, void *buf, size_t len)
+/* Copies between an iovec (from byte skip on) and a flat buffer. */
+static size_t iov_copy(const struct iovec *iov, int n, size_t skip, uint8_t *buf,
+		       size_t len, bool to_buf)
 {
 	size_t done = 0;
 	for (int i = 0; i < n && done < len; i++) {
@@ -258,29 +260,25 @@ size_t iov_to_buf(const struct iovec *iov, int n, size_t skip, void *buf, size_t
 		size_t k = iov[i].iov_len - skip;
 		if (k > len - done)
 			k = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, k);
+		uint8_t *p = (uint8_t *)iov[i].iov_base + skip;
+		if (to_buf)
+			memcpy(buf + done, p, k);
+		else
+			memcpy(p, buf + done, k);
 		done += k;
 		skip = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, int n, size_t skip, void *buf, size_t len)
+{
+	return iov_copy(iov, n, skip, buf, len, true);
+}
+
 size_t iov_from_buf(const struct iovec *iov, int n, size_t skip, const void *buf, size_t len)
 {
-	size_t done = 0;
-	for (int i = 0; i < n && done < len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - skip;
-		if (k > len - done)
-			k = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)buf + done, k);
-		done += k;
-		skip = 0;
-	}
-	return done;
+	return iov_copy(iov, n, skip, (uint8_t *)buf, len, false);
 }
 
 int iov_slice(const struct iovec *iov, int n, size_t skip, size_t len,
