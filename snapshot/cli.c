@@ -70,8 +70,12 @@ static void print_reader(struct snap_reader *r)
 		double zero = im.n_chunks ? 100.0 * im.zero_chunks / im.n_chunks
 					  : 0;
 		printf("  memory '%s': %s guest, %s stored (ratio %.3f), "
-		       "%.1f%% zero chunks of %u KiB\n", im.name, g, s, ratio,
+		       "%.1f%% zero chunks of %u KiB", im.name, g, s, ratio,
 		       zero, im.chunk_size >> 10);
+		if (im.prev_chunks)
+			printf(", %llu chunks in older generations",
+			       (unsigned long long)im.prev_chunks);
+		printf("\n");
 	}
 	printf("  sections:");
 	for (int i = 0; i < snap_section_count(r); i++)
@@ -128,11 +132,11 @@ static int verify(const char *dir)
 	}
 	int newest_good = -1, any_good = -1;
 	for (int i = 0; i < n; i++) {
-		char path[PATH_MAX + 32], why[SNAP_ERR_LEN];
+		char why[SNAP_ERR_LEN];
 		enum snap_fail f;
-		snap_gen_path(path, sizeof(path), dir, gens[i], false);
-		struct snap_reader *r = snap_open_file(path, gens[i], true, &f,
-						       why);
+		/* Deep: referenced chunks of older generations too. */
+		struct snap_reader *r = snap_open_file(dir, gens[i],
+						       SNAP_OPEN_DEEP, &f, why);
 		if (r) {
 			printf("generation %llu: good\n",
 			       (unsigned long long)gens[i]);

@@ -23,11 +23,13 @@ struct pipe {
 	pthread_mutex_t mu;
 	pthread_cond_t filled, freed;
 	const uint8_t *mem;
-	uint64_t len, n;
+	uint64_t len, n;       /* bytes and chunks of the image */
+	const uint64_t *list;  /* chunks to store, ascending; NULL: all */
+	uint64_t m;            /* how many to store */
 	uint32_t cs;
 	int level;
-	uint64_t next;         /* next chunk a worker takes */
-	uint64_t written;      /* chunks the writer has appended */
+	uint64_t next;         /* next list position a worker takes */
+	uint64_t written;      /* list positions the writer has appended */
 	uint32_t window;
 	struct slot *slots;
 	size_t cap;
@@ -61,6 +63,20 @@ static void fill_slot(struct pipe *p, ZSTD_CCtx *cc, struct slot *s,
 	s->hash = snap_hash(s->data, s->len);
 }
 
+static uint64_t chunk_at(const struct pipe *p, uint64_t i)
+{
+	return p->list ? p->list[i] : i;
+}
+
+/* Guest bytes handled once list position i is reached: scaled over the
+ * stored chunks so that it reaches len at the end. */
+static uint64_t done_at(const struct pipe *p, uint64_t i)
+{
+	if (!p->list)
+		return i * p->cs;
+	return (uint64_t)((unsigned __int128)p->len * i / p->m);
+}
+
 static void *worker(void *arg)
 {
 	struct pipe *p = arg;
@@ -75,17 +91,17 @@ static void *worker(void *arg)
 		p->failed = 1;
 		pthread_cond_broadcast(&p->filled);
 	}
-	while (cc && !p->failed && p->next < p->n) {
+	while (cc && !p->failed && p->next < p->m) {
 		if (p->next >= p->written + p->window) {
 			pthread_cond_wait(&p->freed, &p->mu);
 			continue;
 		}
-		uint64_t k = p->next++;
-		struct slot *s = &p->slots[k % p->window];
+		uint64_t i = p->next++;
+		struct slot *s = &p->slots[i % p->window];
 		pthread_mutex_unlock(&p->mu);
-		fill_slot(p, cc, s, k);
+		fill_slot(p, cc, s, chunk_at(p, i));
 		pthread_mutex_lock(&p->mu);
-		s->ready = k + 1;
+		s->ready = i + 1;
 		pthread_cond_broadcast(&p->filled);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -93,7 +109,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Waits for chunk k, reporting progress about every 100 ms meanwhile. */
+/* Waits for list position k, reporting progress about every 100 ms meanwhile. */
 static struct slot *wait_slot(struct pipe *p, uint64_t k,
 			      snap_progress_fn progress, void *ctx,
 			      uint64_t *last)
@@ -113,7 +129,7 @@ static struct slot *wait_slot(struct pipe *p, uint64_t k,
 		if (progress && now - *last >= 100) {
 			*last = now;
 			pthread_mutex_unlock(&p->mu);
-			progress(ctx, k * p->cs, p->len);
+			progress(ctx, done_at(p, k), p->len);
 			pthread_mutex_lock(&p->mu);
 		}
 	}
@@ -141,7 +157,7 @@ static int run_pipe(struct pipe *p, struct snap_out *o, int threads,
 		return -1;
 	}
 	uint64_t last = snap_now_ms();
-	for (uint64_t k = 0; k < p->n; k++) {
+	for (uint64_t k = 0; k < p->m; k++) {
 		struct slot *s = wait_slot(p, k, progress, ctx, &last);
 		if (!s) {
 			snap_errf(o->err, "out of memory compressing guest "
@@ -150,7 +166,7 @@ static int run_pipe(struct pipe *p, struct snap_out *o, int threads,
 			rc = -1;
 			break;
 		}
-		struct snap_disk_chunk *c = &chunks[k];
+		struct snap_disk_chunk *c = &chunks[chunk_at(p, k)];
 		memset(c, 0, sizeof(*c));
 		c->kind = s->kind;
 		c->stored_len = s->len;
@@ -179,6 +195,7 @@ static int run_pipe(struct pipe *p, struct snap_out *o, int threads,
 
 int snap_compress_image(struct snap_out *o, const uint8_t *mem, uint64_t len,
 			uint32_t chunk_size, int level, int threads,
+			const uint64_t *list, uint64_t m,
 			struct snap_disk_chunk *chunks,
 			snap_progress_fn progress, void *ctx)
 {
@@ -189,12 +206,14 @@ int snap_compress_image(struct snap_out *o, const uint8_t *mem, uint64_t len,
 	struct pipe p = {
 		.mem = mem, .len = len, .cs = chunk_size, .level = level,
 		.n = (len + chunk_size - 1) / chunk_size,
+		.list = list,
 		.window = (uint32_t)threads * 4,
 		.cap = ZSTD_compressBound(chunk_size),
 	};
-	if (p.n == 0) {
+	p.m = list ? m : p.n;
+	if (p.m == 0) {
 		if (progress)
-			progress(ctx, 0, 0);
+			progress(ctx, len, len);
 		return 0;
 	}
 	p.slots = calloc(p.window, sizeof(*p.slots));

@@ -1,7 +1,10 @@
 /* Chunks back to memory, on several threads: each worker reads a chunk's
- * stored bytes, checks their XXH3 before zstd sees them, and decompresses
- * straight into the destination (zstd also checks its frame checksum). The
- * same loop verifies chunks without a destination for snap_open/verify. */
+ * stored bytes (from this generation's file, or for a PREV chunk from the
+ * owner generation's), checks their XXH3 before zstd sees them, and
+ * decompresses straight into the destination (zstd also checks its frame
+ * checksum). The same loop verifies chunks without a destination for
+ * snap_open/verify, and compares them with memory for the writer's
+ * verify_clean. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,107 +14,168 @@
 struct dec_worker {
 	ZSTD_DCtx *dctx;
 	uint8_t *scratch;      /* stored bytes read from a file */
-	uint8_t *out;          /* decompressed chunk when verifying only */
+	uint8_t *out;          /* decompressed chunk when not decoding */
 };
 
 struct dec {
 	struct snap_reader *r;
 	const struct rimage *im;
-	uint8_t *dst;          /* NULL: verify only */
+	uint8_t *dst;          /* NULL: verify (or compare) only */
+	const uint8_t *cmp;    /* compare with this memory instead */
+	const uint64_t *list;  /* chunks to visit; NULL: all */
 	bool dst_is_zeroed, deep;
 	struct dec_worker *w;
 	atomic_int why_taken;
+	atomic_uint_fast64_t bad;   /* lowest differing chunk seen */
 	char *why;
 };
 
-static int dec_fail(struct dec *d, const char *what, uint64_t k)
+static int dec_fail(struct dec *d, const char *what, uint64_t k,
+		    uint64_t owner)
 {
 	int zero = 0;
-	if (atomic_compare_exchange_strong(&d->why_taken, &zero, 1))
+	if (!atomic_compare_exchange_strong(&d->why_taken, &zero, 1))
+		return -1;
+	if (owner)
+		snap_errf(d->why, "image '%s' chunk %llu (stored in generation "
+			  "%llu) %s", d->im->img->name, (unsigned long long)k,
+			  (unsigned long long)owner, what);
+	else
 		snap_errf(d->why, "image '%s' chunk %llu %s", d->im->img->name,
 			  (unsigned long long)k, what);
 	return -1;
 }
 
-static int dec_chunk(void *arg, int wi, uint64_t k)
+static int differs(struct dec *d, uint64_t k)
+{
+	uint_fast64_t cur = atomic_load(&d->bad);
+	while (k < cur && !atomic_compare_exchange_weak(&d->bad, &cur, k))
+		;
+	return 1;
+}
+
+static int dec_chunk(void *arg, int wi, uint64_t i)
 {
 	struct dec *d = arg;
 	struct dec_worker *w = &d->w[wi];
+	uint64_t k = d->list ? d->list[i] : i;
 	const struct snap_disk_chunk *c = &d->im->chunks[k];
 	uint64_t n = snap_chunk_len(d->im->img, k);
-	uint8_t *out = d->dst ? d->dst + k * d->im->img->chunk_size : w->out;
+	uint64_t at = k * d->im->img->chunk_size;
+	uint8_t *out = d->dst ? d->dst + at : w->out;
+	const uint8_t *cmp = d->cmp ? d->cmp + at : NULL;
 	if (c->kind == SNAP_CHUNK_ZERO) {
+		if (cmp && !snap_is_zero(cmp, n))
+			return differs(d, k);
 		if (d->dst && !d->dst_is_zeroed)
 			memset(out, 0, n);
 		return 0;
 	}
+	/* A PREV chunk's bytes lie in the owner generation's file; the
+	 * entry's stored_len and checksum equal the owner's (checked when
+	 * resolved), so they are verified exactly like our own. */
+	const struct snap_src *src = &d->r->src;
+	uint64_t off = c->offset, owner = 0;
+	uint8_t kind = c->kind;
+	if (kind == SNAP_CHUNK_PREV) {
+		owner = c->offset;
+		if (!d->im->prev || !d->im->prev[k].src)
+			return dec_fail(d, "is not available here", k, owner);
+		src = d->im->prev[k].src;
+		off = d->im->prev[k].offset;
+		kind = d->im->prev[k].kind;
+	}
 	/* Raw chunks from a file land in place; nothing else to do. */
-	void *into = c->kind == SNAP_CHUNK_RAW && d->dst ? out : w->scratch;
-	const uint8_t *p = snap_src_view(&d->r->src, c->offset, c->stored_len,
-					 into);
+	void *into = kind == SNAP_CHUNK_RAW && d->dst ? out : w->scratch;
+	const uint8_t *p = snap_src_view(src, off, c->stored_len, into);
 	if (!p)
-		return dec_fail(d, "cannot be read (truncated or I/O error)", k);
+		return dec_fail(d, "cannot be read (truncated or I/O error)", k,
+				owner);
 	if (snap_hash(p, c->stored_len) != c->checksum)
-		return dec_fail(d, "checksum mismatch", k);
-	if (c->kind == SNAP_CHUNK_RAW) {
+		return dec_fail(d, "checksum mismatch", k, owner);
+	if (kind == SNAP_CHUNK_RAW) {
+		if (cmp && memcmp(cmp, p, n))
+			return differs(d, k);
 		if (d->dst && p != out)
 			memcpy(out, p, n);
 		return 0;
 	}
-	if (!d->dst && !d->deep)
+	if (!d->dst && !d->deep && !cmp)
 		return 0;
 	size_t got = ZSTD_decompressDCtx(w->dctx, out, n, p, c->stored_len);
 	if (ZSTD_isError(got) || got != n)
-		return dec_fail(d, "does not decompress", k);
+		return dec_fail(d, "does not decompress", k, owner);
+	if (cmp && memcmp(cmp, out, n))
+		return differs(d, k);
 	return 0;
 }
 
-static int run_image(struct snap_reader *r, const struct rimage *im,
-		     uint8_t *dst, bool zeroed, bool deep, int threads,
-		     snap_progress_fn progress, void *ctx, char *why)
+static int run_image(struct dec *d, uint64_t m, int threads,
+		     snap_progress_fn progress, void *ctx)
 {
 	if (threads < 1)
 		threads = 1;
 	if (threads > 64)
 		threads = 64;
-	struct dec d = { .r = r, .im = im, .dst = dst, .dst_is_zeroed = zeroed,
-			 .deep = deep, .why = why };
-	atomic_init(&d.why_taken, 0);
-	size_t cs = im->img->chunk_size;
-	d.w = calloc((size_t)threads, sizeof(*d.w));
-	bool ok = d.w != NULL;
+	atomic_init(&d->why_taken, 0);
+	atomic_init(&d->bad, UINT64_MAX);
+	size_t cs = d->im->img->chunk_size;
+	/* PREV chunks come from other files even when r is a buffer. */
+	bool scratch = !d->r->src.buf || d->im->prev;
+	d->w = calloc((size_t)threads, sizeof(*d->w));
+	bool ok = d->w != NULL;
 	for (int i = 0; ok && i < threads; i++) {
-		struct dec_worker *w = &d.w[i];
+		struct dec_worker *w = &d->w[i];
 		w->dctx = ZSTD_createDCtx();
-		if (!r->src.buf)
+		if (scratch)
 			w->scratch = malloc(ZSTD_compressBound(cs));
-		if (!dst)
+		if (!d->dst)
 			w->out = malloc(cs);
-		ok = w->dctx && (r->src.buf || w->scratch) && (dst || w->out);
+		ok = w->dctx && (!scratch || w->scratch) && (d->dst || w->out);
 	}
 	int rc = -1;
 	if (!ok)
-		snap_errf(why, "out of memory for decompression buffers");
+		snap_errf(d->why, "out of memory for decompression buffers");
 	else
-		rc = snap_par_run(threads, im->img->n_chunks, dec_chunk, &d,
-				  cs, im->img->len, progress, ctx);
-	for (int i = 0; d.w && i < threads; i++) {
-		ZSTD_freeDCtx(d.w[i].dctx);
-		free(d.w[i].scratch);
-		free(d.w[i].out);
+		rc = snap_par_run(threads, m, dec_chunk, d, cs,
+				  d->list ? m * cs : d->im->img->len,
+				  progress, ctx);
+	for (int i = 0; d->w && i < threads; i++) {
+		ZSTD_freeDCtx(d->w[i].dctx);
+		free(d->w[i].scratch);
+		free(d->w[i].out);
 	}
-	free(d.w);
-	return rc ? -1 : 0;
+	free(d->w);
+	return rc;
 }
 
 int snap_verify_chunks(struct snap_reader *r, int threads, bool deep,
 		       char why[SNAP_ERR_LEN])
 {
-	for (uint32_t i = 0; i < r->n_images; i++)
-		if (run_image(r, &r->images[i], NULL, false, deep, threads,
-			      NULL, NULL, why))
+	for (uint32_t i = 0; i < r->n_images; i++) {
+		struct dec d = { .r = r, .im = &r->images[i], .deep = deep,
+				 .why = why };
+		if (run_image(&d, d.im->img->n_chunks, threads, NULL, NULL))
 			return -1;
+	}
 	return 0;
+}
+
+int snap_compare_chunks(struct snap_reader *r, const struct rimage *im,
+			const uint8_t *mem, const uint64_t *list, uint64_t m,
+			int threads, uint64_t *bad, char why[SNAP_ERR_LEN])
+{
+	struct dec d = { .r = r, .im = im, .cmp = mem, .list = list,
+			 .why = why };
+	if (!m)
+		return 0;
+	int rc = run_image(&d, m, threads, NULL, NULL);
+	uint64_t b = atomic_load(&d.bad);
+	if (b != UINT64_MAX) {
+		*bad = b;
+		return 1;
+	}
+	return rc ? -1 : 0;
 }
 
 int snap_get_memory(struct snap_reader *r, const char *name, void *dst,
@@ -119,10 +183,7 @@ int snap_get_memory(struct snap_reader *r, const char *name, void *dst,
 		    snap_progress_fn progress, void *ctx,
 		    char err[SNAP_ERR_LEN])
 {
-	const struct rimage *im = NULL;
-	for (uint32_t i = 0; i < r->n_images && !im; i++)
-		if (!strcmp(r->images[i].img->name, name))
-			im = &r->images[i];
+	struct rimage *im = snap_find_image(r, name);
 	if (!im) {
 		snap_errf(err, "generation %llu has no memory image '%s': the "
 			  "session was frozen by an incompatible tabi",
@@ -139,8 +200,15 @@ int snap_get_memory(struct snap_reader *r, const char *name, void *dst,
 	if (threads <= 0)
 		threads = snap_default_threads();
 	char why[SNAP_ERR_LEN] = "";
-	if (run_image(r, im, dst, dst_is_zeroed, false, threads, progress, ctx,
-		      why)) {
+	/* A reader opened index-only resolves its PREV chunks on first use. */
+	if (snap_resolve_prev(r, im, why)) {
+		snap_errf(err, "generation %llu: %s: check the stick and resume "
+			  "again", (unsigned long long)r->hdr.generation, why);
+		return -1;
+	}
+	struct dec d = { .r = r, .im = im, .dst = dst,
+			 .dst_is_zeroed = dst_is_zeroed, .why = why };
+	if (run_image(&d, im->img->n_chunks, threads, progress, ctx)) {
 		snap_errf(err, "generation %llu: %s: check the stick and resume "
 			  "again",
 			  (unsigned long long)r->hdr.generation, why);

@@ -11,19 +11,20 @@
 #define SNAP_FOOT_MAGIC   "TABIINDX"   /* footer, last 64 bytes */
 #define SNAP_VERSION      1u
 #define SNAP_NAME_MAX     64           /* name field incl. NUL */
-#define SNAP_CHUNK_SIZE   (1u << 20)   /* what the writer uses */
+#define SNAP_CHUNK_SIZE   SNAP_MEMORY_CHUNK /* what the writer uses */
 #define SNAP_CHUNK_MIN    (1u << 12)   /* what a reader accepts */
 #define SNAP_CHUNK_MAX    (1u << 24)
 #define SNAP_SECTION_MAX  (256ull << 20)
 #define SNAP_ZSTD_LEVEL   1
 
-/* Chunk kinds. PREV is reserved for incremental generations (FORMAT.md);
- * version-1 readers reject it as unsupported. */
+/* Chunk kinds (FORMAT.md). PREV: incremental generations; its offset is
+ * the generation that stores the chunk, stored_len and checksum copy that
+ * generation's (ZSTD or RAW) entry. */
 enum {
 	SNAP_CHUNK_ZERO = 0,  /* all zeros, no bytes stored */
 	SNAP_CHUNK_ZSTD = 1,  /* one zstd frame with content size + checksum */
 	SNAP_CHUNK_RAW  = 2,  /* stored as is (did not compress) */
-	SNAP_CHUNK_PREV = 3,  /* reserved: same bytes as in an older generation */
+	SNAP_CHUNK_PREV = 3,  /* same bytes as chunk k in an older generation */
 };
 
 struct snap_disk_header {          /* 64 bytes at offset 0 */
@@ -125,25 +126,41 @@ int snap_out_write(struct snap_out *o, const void *p, size_t len);
 
 /* ---- compress.c ---- */
 /* Stores an image's chunks at o, in order, filling chunks[] (n entries).
- * Workers detect zeros, compress and hash; the caller's thread writes. */
+ * Workers detect zeros, compress and hash; the caller's thread writes.
+ * list: when not NULL, only chunks list[0..m) (ascending) are stored and
+ * only their entries filled; NULL: every chunk (m ignored). */
 int snap_compress_image(struct snap_out *o, const uint8_t *mem, uint64_t len,
 			uint32_t chunk_size, int level, int threads,
+			const uint64_t *list, uint64_t m,
 			struct snap_disk_chunk *chunks,
 			snap_progress_fn progress, void *ctx);
 
 /* ---- reader.c ---- */
+/* SNAP_MISSING: the file does not exist (otherwise like SNAP_IO). */
 enum snap_fail { SNAP_OK, SNAP_DAMAGED, SNAP_FOREIGN, SNAP_WRONG_VERSION,
-		 SNAP_IO };
+		 SNAP_IO, SNAP_MISSING };
 struct snap_image_info {
 	const char *name;
-	uint64_t len, n_chunks, zero_chunks, stored_bytes;
+	uint64_t len, n_chunks, zero_chunks;
+	uint64_t stored_bytes;     /* bytes of this generation's own chunks */
+	uint64_t prev_chunks;      /* chunks stored by older generations */
 	uint32_t chunk_size;
 };
-/* Opens one generation file, checks every checksum; *why gets a short
- * reason on failure. deep also decompresses every chunk. */
-struct snap_reader *snap_open_file(const char *path, uint64_t expect_gen,
-				   bool deep, enum snap_fail *fail,
+enum snap_open_mode {
+	SNAP_OPEN_VERIFY,   /* everything, chunk checksums included */
+	SNAP_OPEN_DEEP,     /* and every chunk decompressed (verify CLI) */
+	SNAP_OPEN_INDEX,    /* header, footer, index, sections only; PREV
+			     * chunks are not resolved */
+};
+/* Opens generation gen of session directory dir; PREV chunks are resolved
+ * against the owner generations in dir. *why gets a short reason on
+ * failure. */
+struct snap_reader *snap_open_file(const char *dir, uint64_t gen,
+				   enum snap_open_mode mode,
+				   enum snap_fail *fail,
 				   char why[SNAP_ERR_LEN]);
+/* "is damaged", "cannot be read", ... for messages. */
+const char *snap_fail_words(enum snap_fail f);
 int snap_image_count(struct snap_reader *r);
 int snap_section_count(struct snap_reader *r);
 const char *snap_section_name(struct snap_reader *r, int i);

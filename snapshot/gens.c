@@ -78,17 +78,29 @@ int snap_list_generations(const char *dir, uint64_t **gens)
 	return snap_list_gens(dir, gens);
 }
 
-struct snap_reader *snap_open_generation(const char *dir, uint64_t gen,
-					 char err[SNAP_ERR_LEN])
+static struct snap_reader *open_gen(const char *dir, uint64_t gen,
+				    enum snap_open_mode mode,
+				    char err[SNAP_ERR_LEN])
 {
-	char path[PATH_MAX + 32], why[SNAP_ERR_LEN] = "";
+	char why[SNAP_ERR_LEN] = "";
 	enum snap_fail f;
-	snap_gen_path(path, sizeof(path), dir, gen, false);
-	struct snap_reader *r = snap_open_file(path, gen, false, &f, why);
+	struct snap_reader *r = snap_open_file(dir, gen, mode, &f, why);
 	if (!r)
 		snap_errf(err, "generation %llu in %s is unusable: %s",
 			  (unsigned long long)gen, dir, why);
 	return r;
+}
+
+struct snap_reader *snap_open_generation(const char *dir, uint64_t gen,
+					 char err[SNAP_ERR_LEN])
+{
+	return open_gen(dir, gen, SNAP_OPEN_VERIFY, err);
+}
+
+struct snap_reader *snap_open_generation_index(const char *dir, uint64_t gen,
+					       char err[SNAP_ERR_LEN])
+{
+	return open_gen(dir, gen, SNAP_OPEN_INDEX, err);
 }
 
 int snap_remove_generation(const char *dir, uint64_t gen)

@@ -182,9 +182,17 @@ static enum snap_fail check_chunk(struct snap_reader *r,
 			     (unsigned long long)k);
 		break;
 	case SNAP_CHUNK_PREV:
-		FAIL(SNAP_WRONG_VERSION, "chunk %llu refers to an older "
-		     "generation, which this tabi cannot read",
-		     (unsigned long long)k);
+		/* offset names the owner generation; its bytes are found
+		 * and checked when resolved (snap_resolve_prev). */
+		if (!c->offset || c->offset >= r->hdr.generation)
+			FAIL(SNAP_DAMAGED, "chunk %llu refers to generation "
+			     "%llu, which is not older",
+			     (unsigned long long)k,
+			     (unsigned long long)c->offset);
+		if (!c->stored_len || c->stored_len > ZSTD_compressBound(n))
+			FAIL(SNAP_DAMAGED, "chunk %llu: wrong stored length",
+			     (unsigned long long)k);
+		return SNAP_OK;
 	default:
 		FAIL(SNAP_DAMAGED, "chunk %llu: unknown kind %u",
 		     (unsigned long long)k, c->kind);
@@ -220,8 +228,11 @@ static enum snap_fail parse_image(struct snap_reader *r, uint64_t *pos,
 		enum snap_fail f = check_chunk(r, img, &im->chunks[k], k, why);
 		if (f)
 			return f;
-		im->zero_chunks += im->chunks[k].kind == SNAP_CHUNK_ZERO;
-		im->stored_bytes += im->chunks[k].stored_len;
+		uint8_t kind = im->chunks[k].kind;
+		im->zero_chunks += kind == SNAP_CHUNK_ZERO;
+		im->prev_chunks += kind == SNAP_CHUNK_PREV;
+		if (kind != SNAP_CHUNK_PREV)
+			im->stored_bytes += im->chunks[k].stored_len;
 	}
 	r->n_images++;
 	return SNAP_OK;
@@ -273,11 +284,114 @@ static enum snap_fail parse_index(struct snap_reader *r, char *why)
 	return SNAP_OK;
 }
 
-static struct snap_reader *open_src(struct snap_src src, uint64_t expect_gen,
-				    bool deep, enum snap_fail *fail,
+struct rimage *snap_find_image(struct snap_reader *r, const char *name)
+{
+	for (uint32_t i = 0; i < r->n_images; i++)
+		if (!strcmp(r->images[i].img->name, name))
+			return &r->images[i];
+	return NULL;
+}
+
+/* The owner generation g, opened index-only once and kept in r. */
+static struct snap_reader *owner_get(struct snap_reader *r, uint64_t g,
+				     enum snap_fail *f, char *why)
+{
+	for (uint32_t i = 0; i < r->n_owners; i++)
+		if (r->owners[i]->hdr.generation == g)
+			return r->owners[i];
+	struct snap_reader **no = realloc(r->owners,
+					  (r->n_owners + 1) * sizeof(*no));
+	if (!no) {
+		*f = SNAP_IO;
+		snap_errf(why, "out of memory");
+		return NULL;
+	}
+	r->owners = no;
+	struct snap_reader *o = snap_open_file(r->dir, g, SNAP_OPEN_INDEX, f,
+					       why);
+	if (o)
+		r->owners[r->n_owners++] = o;
+	return o;
+}
+
+static enum snap_fail resolve_image(struct snap_reader *r, struct rimage *im,
 				    char *why)
 {
+	const struct snap_disk_image *img = im->img;
+	struct rprev *prev = calloc(img->n_chunks, sizeof(*prev));
+	if (!prev)
+		FAIL(SNAP_IO, "out of memory resolving image '%s'", img->name);
+	for (uint64_t k = 0; k < img->n_chunks; k++) {
+		const struct snap_disk_chunk *c = &im->chunks[k];
+		if (c->kind != SNAP_CHUNK_PREV)
+			continue;
+		unsigned long long g = c->offset, kk = k;
+		const char *problem = NULL;
+		char owhy[SNAP_ERR_LEN] = "";
+		enum snap_fail of = SNAP_OK;
+		struct snap_reader *o = NULL;
+		if (!r->dir)
+			problem = "which is not available here";
+		else if (!(o = owner_get(r, g, &of, owhy)))
+			problem = of == SNAP_MISSING ? "which is missing" : NULL;
+		if (!problem && o) {
+			const struct rimage *oi = snap_find_image(o, img->name);
+			const struct snap_disk_chunk *oc =
+				oi ? &oi->chunks[k] : NULL;
+			if (!oi || oi->img->len != img->len ||
+			    oi->img->chunk_size != img->chunk_size)
+				problem = "which lacks that image";
+			else if ((oc->kind != SNAP_CHUNK_ZSTD &&
+				  oc->kind != SNAP_CHUNK_RAW) ||
+				 oc->stored_len != c->stored_len ||
+				 oc->checksum != c->checksum)
+				problem = "which holds other data there";
+			else
+				prev[k] = (struct rprev){ .src = &o->src,
+					.offset = oc->offset, .kind = oc->kind };
+		}
+		if (problem || !o) {
+			free(prev);
+			if (problem)
+				snap_errf(why, "image '%s' chunk %llu refers to "
+					  "generation %llu, %s", img->name, kk,
+					  g, problem);
+			else
+				snap_errf(why, "image '%s' chunk %llu refers to "
+					  "generation %llu, which %s (%s)",
+					  img->name, kk, g,
+					  snap_fail_words(of), owhy);
+			return SNAP_DAMAGED;
+		}
+	}
+	im->prev = prev;
+	return SNAP_OK;
+}
+
+enum snap_fail snap_resolve_prev(struct snap_reader *r, struct rimage *im,
+				 char why[SNAP_ERR_LEN])
+{
+	for (uint32_t i = 0; i < r->n_images; i++) {
+		struct rimage *m = &r->images[i];
+		if ((im && m != im) || !m->prev_chunks || m->prev)
+			continue;
+		enum snap_fail f = resolve_image(r, m, why);
+		if (f)
+			return f;
+	}
+	return SNAP_OK;
+}
+
+static struct snap_reader *open_src(struct snap_src src, const char *dir,
+				    uint64_t expect_gen,
+				    enum snap_open_mode mode,
+				    enum snap_fail *fail, char *why)
+{
 	struct snap_reader *r = calloc(1, sizeof(*r));
+	if (r && dir && !(r->dir = strdup(dir))) {
+		free(r);
+		r = NULL;
+	}
 	if (!r) {
 		*fail = SNAP_IO;
 		snap_errf(why, "out of memory");
@@ -291,7 +405,11 @@ static struct snap_reader *open_src(struct snap_src src, uint64_t expect_gen,
 		f = read_index(r, why);
 	if (!f)
 		f = parse_index(r, why);
-	if (!f && snap_verify_chunks(r, snap_default_threads(), deep, why))
+	if (!f && mode != SNAP_OPEN_INDEX)
+		f = snap_resolve_prev(r, NULL, why);
+	if (!f && mode != SNAP_OPEN_INDEX &&
+	    snap_verify_chunks(r, snap_default_threads(),
+			       mode == SNAP_OPEN_DEEP, why))
 		f = SNAP_DAMAGED;
 	*fail = f;
 	if (f) {
@@ -301,46 +419,53 @@ static struct snap_reader *open_src(struct snap_src src, uint64_t expect_gen,
 	return r;
 }
 
-struct snap_reader *snap_open_file(const char *path, uint64_t expect_gen,
-				   bool deep, enum snap_fail *fail,
+struct snap_reader *snap_open_file(const char *dir, uint64_t gen,
+				   enum snap_open_mode mode,
+				   enum snap_fail *fail,
 				   char why[SNAP_ERR_LEN])
 {
+	char path[PATH_MAX + 32];
+	snap_gen_path(path, sizeof(path), dir, gen, false);
 	/* O_NOATIME where allowed: reading a session leaves no trace. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		*fail = SNAP_IO;
+		*fail = fd < 0 && errno == ENOENT ? SNAP_MISSING : SNAP_IO;
 		snap_errf(why, fd < 0 ? "cannot open it (%s)" :
 			  "not a regular file", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (mode != SNAP_OPEN_INDEX)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	struct snap_src src = { .fd = fd, .size = (uint64_t)st.st_size };
-	return open_src(src, expect_gen, deep, fail, why);
+	return open_src(src, dir, gen, mode, fail, why);
 }
 
+/* No directory: PREV chunks cannot be resolved (nothing here ever touches
+ * the filesystem), so a generation that has them is rejected. */
 struct snap_reader *snap_open_buffer(const void *buf, size_t len,
 				     char err[SNAP_ERR_LEN])
 {
 	enum snap_fail f;
 	struct snap_src src = { .fd = -1, .buf = buf, .size = len };
 	char why[SNAP_ERR_LEN];
-	struct snap_reader *r = open_src(src, 0, false, &f, why);
+	struct snap_reader *r = open_src(src, NULL, 0, SNAP_OPEN_VERIFY, &f,
+					 why);
 	if (!r)
 		snap_errf(err, "session buffer: %s", why);
 	return r;
 }
 
-static const char *fail_words(enum snap_fail f)
+const char *snap_fail_words(enum snap_fail f)
 {
 	switch (f) {
 	case SNAP_FOREIGN: return "is not a tabi session file";
 	case SNAP_WRONG_VERSION: return "was written by another tabi version";
-	case SNAP_IO: return "cannot be read";
+	case SNAP_IO: case SNAP_MISSING: return "cannot be read";
 	default: return "is damaged";
 	}
 }
@@ -358,6 +483,7 @@ static const char *fail_fix(enum snap_fail f, const char *dir)
 			 "that froze it");
 		break;
 	case SNAP_IO:
+	case SNAP_MISSING:
 		snprintf(fix, sizeof(fix), "check that the stick is plugged in "
 			 "and readable");
 		break;
@@ -393,32 +519,48 @@ struct snap_reader *snap_open(const char *dir, char err[SNAP_ERR_LEN],
 	enum snap_fail f0 = SNAP_OK, f1 = SNAP_OK;
 	struct snap_reader *r = NULL;
 	int i;
+	/* Newest first. An incremental generation whose owner is damaged is
+	 * damaged itself, so this skips it and every newer one that refers
+	 * to the same bad chunk. */
 	for (i = 0; i < n && !r; i++) {
-		char path[PATH_MAX + 32];
 		enum snap_fail f;
 		char *why = i == 0 ? why0 : i == 1 ? why1 : whyn;
-		snap_gen_path(path, sizeof(path), dir, gens[i], false);
-		r = snap_open_file(path, gens[i], false, &f, why);
+		r = snap_open_file(dir, gens[i], SNAP_OPEN_VERIFY, &f, why);
 		if (i == 0)
 			f0 = f;
 		else if (i == 1 && !r)
 			f1 = f;
 	}
 	i--;
-	if (r && i > 0)
+	if (r && i == 1)
 		snap_errf(note, "session %s: generation %llu %s (%s); resuming "
 			  "generation %llu instead", dir,
-			  (unsigned long long)gens[0], fail_words(f0), why0,
+			  (unsigned long long)gens[0], snap_fail_words(f0), why0,
+			  (unsigned long long)gens[i]);
+	else if (r && i == 2)
+		snap_errf(note, "session %s: generation %llu %s (%s), "
+			  "generation %llu %s too; resuming generation %llu "
+			  "instead", dir,
+			  (unsigned long long)gens[0], snap_fail_words(f0), why0,
+			  (unsigned long long)gens[1], snap_fail_words(f1),
+			  (unsigned long long)gens[i]);
+	else if (r && i > 2)
+		snap_errf(note, "session %s: generation %llu %s (%s), "
+			  "generations %llu to %llu are unusable too; resuming "
+			  "generation %llu instead", dir,
+			  (unsigned long long)gens[0], snap_fail_words(f0), why0,
+			  (unsigned long long)gens[i - 1],
+			  (unsigned long long)gens[1],
 			  (unsigned long long)gens[i]);
 	else if (!r && n == 1)
 		snap_errf(err, "session %s: generation %llu %s (%s): %s", dir,
-			  (unsigned long long)gens[0], fail_words(f0), why0,
+			  (unsigned long long)gens[0], snap_fail_words(f0), why0,
 			  fail_fix(f0, dir));
 	else if (!r)
 		snap_errf(err, "session %s: generation %llu %s (%s) and older "
 			  "generation %llu %s too (%s): %s", dir,
-			  (unsigned long long)gens[0], fail_words(f0), why0,
-			  (unsigned long long)gens[1], fail_words(f1), why1,
+			  (unsigned long long)gens[0], snap_fail_words(f0), why0,
+			  (unsigned long long)gens[1], snap_fail_words(f1), why1,
 			  fail_fix(f0, dir));
 	free(gens);
 	return r;
@@ -477,7 +619,16 @@ void snap_image_info(struct snap_reader *r, int i, struct snap_image_info *o)
 	o->n_chunks = im->img->n_chunks;
 	o->zero_chunks = im->zero_chunks;
 	o->stored_bytes = im->stored_bytes;
+	o->prev_chunks = im->prev_chunks;
 	o->chunk_size = im->img->chunk_size;
+}
+
+bool snap_is_incremental(struct snap_reader *r)
+{
+	for (uint32_t i = 0; i < r->n_images; i++)
+		if (r->images[i].prev_chunks)
+			return true;
+	return false;
 }
 
 void snap_close(struct snap_reader *r)
@@ -486,9 +637,15 @@ void snap_close(struct snap_reader *r)
 		return;
 	for (uint32_t i = 0; i < r->n_sections; i++)
 		free(r->sections[i].data);
+	for (uint32_t i = 0; r->images && i < r->n_images; i++)
+		free(r->images[i].prev);
+	for (uint32_t i = 0; i < r->n_owners; i++)
+		snap_close(r->owners[i]);
+	free(r->owners);
 	free(r->sections);
 	free(r->images);
 	free(r->index);
+	free(r->dir);
 	if (r->src.fd >= 0)
 		close(r->src.fd);
 	free(r);

@@ -18,10 +18,19 @@ struct rsection {
 	uint64_t len;
 };
 
+/* Where a PREV chunk's bytes are: in an owner generation's file. */
+struct rprev {
+	const struct snap_src *src;   /* NULL: chunk k is not PREV */
+	uint64_t offset;
+	uint8_t kind;                 /* ZSTD or RAW */
+};
+
 struct rimage {
 	const struct snap_disk_image *img;
 	const struct snap_disk_chunk *chunks;
-	uint64_t zero_chunks, stored_bytes;
+	uint64_t zero_chunks, stored_bytes, prev_chunks;
+	struct rprev *prev;     /* n_chunks entries once PREV chunks are
+				 * resolved; NULL before (or without any) */
 };
 
 struct snap_reader {
@@ -32,6 +41,9 @@ struct snap_reader {
 	uint32_t n_sections, n_images;
 	struct rsection *sections;
 	struct rimage *images;
+	char *dir;              /* session directory; NULL for a buffer */
+	struct snap_reader **owners;  /* opened index-only, one per owner */
+	uint32_t n_owners;
 };
 
 /* Pointer to len bytes at off: into the buffer, or read into scratch.
@@ -41,7 +53,23 @@ const uint8_t *snap_src_view(const struct snap_src *s, uint64_t off,
 /* Byte length of chunk k of an image. */
 uint64_t snap_chunk_len(const struct snap_disk_image *img, uint64_t k);
 /* Checks every chunk's stored checksum (and, when deep, decompresses it);
- * 0 or -1 with why set. */
+ * 0 or -1 with why set. PREV chunks must be resolved. */
 int snap_verify_chunks(struct snap_reader *r, int threads, bool deep,
 		       char why[SNAP_ERR_LEN]);
+/* Resolves the PREV chunks of image im (all images when NULL) against the
+ * owner generations in r->dir (opened index-only, cached in r): the owner
+ * must exist, be older, and hold the same image with a ZSTD/RAW chunk k of
+ * the same stored_len and checksum. SNAP_OK, or SNAP_DAMAGED (SNAP_IO when
+ * out of memory) with why. */
+enum snap_fail snap_resolve_prev(struct snap_reader *r, struct rimage *im,
+				 char why[SNAP_ERR_LEN]);
+/* Compares chunks list[0..m) of image im (resolved) with mem: stored bytes
+ * checksummed, decompressed and compared; ZERO chunks must be zero in mem.
+ * 0 when all equal; 1 with *bad set to a differing chunk; -1 with why when
+ * a chunk cannot be read or is damaged. */
+int snap_compare_chunks(struct snap_reader *r, const struct rimage *im,
+			const uint8_t *mem, const uint64_t *list, uint64_t m,
+			int threads, uint64_t *bad, char why[SNAP_ERR_LEN]);
+/* The image of r named name, or NULL. */
+struct rimage *snap_find_image(struct snap_reader *r, const char *name);
 #endif

@@ -84,6 +84,40 @@ struct snap_reader *snap_open_generation(const char *dir, uint64_t gen,
 /* Removes one generation and syncs the directory. */
 int snap_remove_generation(const char *dir, uint64_t gen);
 
+/* ---- incremental generations (FORMAT.md: PREV chunks) ---- */
+/* Chunk size of every memory image this library writes; the `changed`
+ * bitmaps below have one bit per chunk (bit k%64 of word k/64). */
+#define SNAP_MEMORY_CHUNK (256u << 10)
+/* Opens committed generation `gen` to be the parent of an incremental one:
+ * header, footer, index and sections verified, chunks not read (only their
+ * index entries are copied; every reader of the child still verifies the
+ * bytes). NULL with err. */
+struct snap_reader *snap_open_generation_index(const char *dir, uint64_t gen,
+					       char err[SNAP_ERR_LEN]);
+/* Like snap_put_memory, but chunk k whose bit in `changed` is clear is not
+ * stored again: it is recorded as the same bytes as chunk k of the
+ * same-named image of `parent` (a committed generation of this writer's
+ * directory), pointing at the generation that physically holds them. When
+ * parent is NULL or has no such image or one of another length or chunk
+ * size, every chunk is stored. *stored (may be NULL) gets the number of
+ * chunks compressed and written. verify_clean: every chunk taken from the
+ * parent is first read back, decompressed and compared with mem; a
+ * difference fails ("chunk k changed but was not marked") — for testing
+ * the caller's dirty tracking. */
+int snap_put_memory_since(struct snap_writer *w, const char *name,
+			  const void *mem, uint64_t len,
+			  struct snap_reader *parent, const uint64_t *changed,
+			  bool verify_clean, int threads,
+			  snap_progress_fn progress, void *ctx,
+			  uint64_t *stored);
+/* After this writer commits, generations older than `gen` are removed
+ * (default: all but the newest older one). Never removed: the newest older
+ * generation (the fallback) and every generation that the new one or the
+ * fallback refers to. */
+void snap_set_keep_from(struct snap_writer *w, uint64_t gen);
+/* True when some memory image of r refers to chunks of older generations. */
+bool snap_is_incremental(struct snap_reader *r);
+
 /* ---- CLI: `tabi snapshot info|verify DIR` ---- */
 /* argv[0] is "info" or "verify". Returns the process exit code. */
 int snap_cli_main(int argc, char **argv);

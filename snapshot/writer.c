@@ -1,7 +1,9 @@
 /* Writing a generation: header, sections and images appended to a temporary
  * file beside the committed ones, then index + footer, fsync, one atomic
- * rename, fsync of the directory, and only then removal of generations
- * older than the previous one (kept as the fallback). */
+ * rename, fsync of the directory, and only then removal of older
+ * generations that neither the new one nor its fallback (the previous one)
+ * needs. An incremental image refers to chunks of older generations (PREV
+ * entries, FORMAT.md) instead of storing them again. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +16,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
-#include "format.h"
+#include "reader.h"
 
 struct wimage {
 	struct snap_disk_image img;
@@ -33,6 +35,8 @@ struct snap_writer {
 	struct wimage *images;
 	uint32_t n_images;
 	int level;
+	bool keep_from_set;
+	uint64_t keep_from;    /* snap_set_keep_from */
 };
 
 /* Start writeback every 64 MiB so the final fsync has little left to do
@@ -212,10 +216,60 @@ int snap_put_section(struct snap_writer *w, const char *name,
 	return 0;
 }
 
-int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
-		    uint64_t len, int threads, snap_progress_fn progress,
-		    void *ctx)
+/* How the chunks of a new image relate to the parent's image of the same
+ * name: NULL when everything must be stored. */
+static const struct rimage *parent_image(struct snap_writer *w,
+					 struct snap_reader *parent,
+					 const char *name, uint64_t len)
 {
+	if (!parent || !parent->dir ||
+	    parent->hdr.generation >= w->gen)
+		return NULL;
+	/* PREV entries are resolved in the directory the new generation is
+	 * committed to: the parent must live there. */
+	struct stat a, b;
+	if (stat(parent->dir, &a) || stat(w->dir, &b) ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return NULL;
+	const struct rimage *pi = snap_find_image(parent, name);
+	if (!pi || pi->img->len != len ||
+	    pi->img->chunk_size != SNAP_CHUNK_SIZE)
+		return NULL;
+	return pi;
+}
+
+/* verify_clean: chunks list[0..m) taken from the parent must hold what mem
+ * holds now. */
+static int check_clean(struct snap_writer *w, const char *name,
+		       struct snap_reader *parent, const uint8_t *mem,
+		       const uint64_t *list, uint64_t m, int threads)
+{
+	char why[SNAP_ERR_LEN] = "";
+	struct rimage *pi = snap_find_image(parent, name);
+	uint64_t bad = 0;
+	int rc = -1;
+	if (!snap_resolve_prev(parent, pi, why))
+		rc = snap_compare_chunks(parent, pi, mem, list, m, threads,
+					 &bad, why);
+	if (rc == 1)
+		snap_errf(w->out.err, "memory image '%s' chunk %llu changed "
+			  "but was not marked changed (dirty tracking missed "
+			  "a write)", name, (unsigned long long)bad);
+	else if (rc)
+		snap_errf(w->out.err, "memory image '%s': cannot check the "
+			  "unchanged chunks against generation %llu (%s)", name,
+			  (unsigned long long)parent->hdr.generation, why);
+	return rc;
+}
+
+static int put_image(struct snap_writer *w, const char *name,
+		     const void *mem, uint64_t len,
+		     struct snap_reader *parent, const uint64_t *changed,
+		     bool verify_clean, int threads,
+		     snap_progress_fn progress, void *ctx, uint64_t *stored)
+{
+	if (stored)
+		*stored = 0;
 	if (w->out.failed)
 		return -1;
 	if (!name_ok(w, name)) {
@@ -223,25 +277,69 @@ int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
 		return -1;
 	}
 	uint64_t n = (len + SNAP_CHUNK_SIZE - 1) / SNAP_CHUNK_SIZE;
+	const struct rimage *pi = parent_image(w, parent, name, len);
 	struct wimage *ni = realloc(w->images,
 				    (w->n_images + 1) * sizeof(*ni));
 	struct snap_disk_chunk *chunks = calloc(n ? n : 1, sizeof(*chunks));
+	/* Incremental: changed chunks to store, then the ones taken from
+	 * the parent (one array, both ascending). */
+	uint64_t *list = pi ? malloc((n ? n : 1) * sizeof(*list)) : NULL;
 	if (ni)
 		w->images = ni;
-	if (!ni || !chunks) {
+	if (!ni || !chunks || (pi && !list)) {
 		free(chunks);
+		free(list);
 		snap_errf(w->out.err, "out of memory indexing image '%s'", name);
 		w->out.failed = true;
 		return -1;
 	}
 	if (threads <= 0)
 		threads = snap_default_threads();
-	if (snap_compress_image(&w->out, mem, len, SNAP_CHUNK_SIZE,
-				w->level, threads, chunks, progress,
-				ctx)) {
-		free(chunks);
-		return -1;
+	uint64_t m = 0, clean = n;
+	for (uint64_t k = 0; pi && k < n; k++) {
+		if (!changed || (changed[k / 64] >> (k % 64) & 1)) {
+			list[m++] = k;
+			continue;
+		}
+		list[--clean] = k;
+		const struct snap_disk_chunk *pc = &pi->chunks[k];
+		struct snap_disk_chunk *c = &chunks[k];
+		memset(c, 0, sizeof(*c));
+		if (pc->kind == SNAP_CHUNK_ZERO) {
+			c->kind = SNAP_CHUNK_ZERO;
+		} else {
+			/* Always the physical owner: depth one. */
+			c->kind = SNAP_CHUNK_PREV;
+			c->offset = pc->kind == SNAP_CHUNK_PREV ? pc->offset :
+				    parent->hdr.generation;
+			c->stored_len = pc->stored_len;
+			c->checksum = pc->checksum;
+		}
 	}
+	if (pi) {
+		/* The clean part was filled from the end: make it ascending. */
+		for (uint64_t a = clean, b = n - 1; a < b; a++, b--) {
+			uint64_t t = list[a];
+			list[a] = list[b];
+			list[b] = t;
+		}
+	}
+	if (pi && verify_clean && clean < n &&
+	    check_clean(w, name, parent, mem, list + clean, n - clean,
+			threads)) {
+		w->out.failed = true;
+		goto fail;
+	}
+	if (snap_compress_image(&w->out, mem, len, SNAP_CHUNK_SIZE,
+				w->level, threads, list, m, chunks, progress,
+				ctx))
+		goto fail;
+	if (stored) {
+		for (uint64_t i = 0; i < (pi ? m : n); i++)
+			*stored += chunks[pi ? list[i] : i].kind !=
+				   SNAP_CHUNK_ZERO;
+	}
+	free(list);
 	struct wimage *im = &w->images[w->n_images++];
 	memset(im, 0, sizeof(*im));
 	strcpy(im->img.name, name);
@@ -250,6 +348,35 @@ int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
 	im->img.n_chunks = n;
 	im->chunks = chunks;
 	return 0;
+fail:
+	free(list);
+	free(chunks);
+	return -1;
+}
+
+int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
+		    uint64_t len, int threads, snap_progress_fn progress,
+		    void *ctx)
+{
+	return put_image(w, name, mem, len, NULL, NULL, false, threads,
+			 progress, ctx, NULL);
+}
+
+int snap_put_memory_since(struct snap_writer *w, const char *name,
+			  const void *mem, uint64_t len,
+			  struct snap_reader *parent, const uint64_t *changed,
+			  bool verify_clean, int threads,
+			  snap_progress_fn progress, void *ctx,
+			  uint64_t *stored)
+{
+	return put_image(w, name, mem, len, parent, changed, verify_clean,
+			 threads, progress, ctx, stored);
+}
+
+void snap_set_keep_from(struct snap_writer *w, uint64_t gen)
+{
+	w->keep_from_set = true;
+	w->keep_from = gen;
 }
 
 static int write_index(struct snap_writer *w)
@@ -288,24 +415,83 @@ fail:
 	return -1;
 }
 
-/* Keep the new generation and the newest older one (the fallback if the new
- * one is later found damaged); drop the rest. */
+/* Owner generations that PREV entries of these chunks refer to. */
+static int add_owners(uint64_t **set, size_t *n, size_t *cap,
+		      const struct snap_disk_chunk *c, uint64_t nc)
+{
+	for (uint64_t k = 0; k < nc; k++) {
+		if (c[k].kind != SNAP_CHUNK_PREV)
+			continue;
+		uint64_t g = c[k].offset;
+		if (*n && (*set)[*n - 1] == g)   /* runs are common */
+			continue;
+		bool have = false;
+		for (size_t i = 0; i < *n && !have; i++)
+			have = (*set)[i] == g;
+		if (have)
+			continue;
+		if (*n == *cap) {
+			size_t nc2 = *cap ? *cap * 2 : 16;
+			uint64_t *ns = realloc(*set, nc2 * sizeof(*ns));
+			if (!ns)
+				return -1;
+			*set = ns;
+			*cap = nc2;
+		}
+		(*set)[(*n)++] = g;
+	}
+	return 0;
+}
+
+/* After the commit: remove generations older than the new one, except the
+ * newest older one (the fallback if the new one is later found damaged),
+ * every generation the new one or the fallback refers to, and (with
+ * snap_set_keep_from) every one from keep_from on. When in doubt (the
+ * fallback's index cannot be read, out of memory) nothing is removed. */
 static void drop_old(struct snap_writer *w)
 {
-	uint64_t *gens;
+	uint64_t *gens, *keep = NULL;
+	size_t nk = 0, ck = 0;
 	int n = snap_list_gens(w->dir, &gens);
-	bool kept_prev = false;
+	uint64_t fallback = 0;
+	for (int i = 0; i < n && !fallback; i++)
+		if (gens[i] < w->gen)
+			fallback = gens[i];
+	if (!fallback)
+		goto out;
+	for (uint32_t i = 0; i < w->n_images; i++)
+		if (add_owners(&keep, &nk, &ck, w->images[i].chunks,
+			       w->images[i].img.n_chunks))
+			goto out;
+	enum snap_fail f;
+	char why[SNAP_ERR_LEN];
+	struct snap_reader *fr = snap_open_file(w->dir, fallback,
+						SNAP_OPEN_INDEX, &f, why);
+	if (!fr)
+		goto out;
+	int rc = 0;
+	for (uint32_t i = 0; i < fr->n_images && !rc; i++)
+		rc = add_owners(&keep, &nk, &ck, fr->images[i].chunks,
+				fr->images[i].img->n_chunks);
+	snap_close(fr);
+	if (rc)
+		goto out;
 	for (int i = 0; i < n; i++) {
-		if (gens[i] >= w->gen)
+		uint64_t g = gens[i];
+		if (g >= w->gen || g == fallback ||
+		    (w->keep_from_set && g >= w->keep_from))
 			continue;
-		if (!kept_prev) {
-			kept_prev = true;
+		bool referenced = false;
+		for (size_t j = 0; j < nk && !referenced; j++)
+			referenced = keep[j] == g;
+		if (referenced)
 			continue;
-		}
 		char p[PATH_MAX + 32];
-		snap_gen_path(p, sizeof(p), w->dir, gens[i], false);
+		snap_gen_path(p, sizeof(p), w->dir, g, false);
 		unlink(p);
 	}
+out:
+	free(keep);
 	free(gens);
 }
 

@@ -54,10 +54,11 @@ static const char help[] =
 "  --cpu-model NAME  guest CPU model, fixed for the session's life:\n"
 "                    x86-64-v2 (default), x86-64-v1, x86-64-v3, x86-64-v4, host;\n"
 "                    features the host lacks are left out\n"
-"  --autosave MIN    also write a generation every MIN minutes while the guest\n"
-"                    runs (0 = off, the default): a pulled stick loses at most\n"
-"                    that much work; each save pauses the guest while memory\n"
-"                    is written (seconds per GiB) and needs room for a generation\n"
+"  --autosave MIN    also write a generation every MIN minutes (decimals allowed,\n"
+"                    0 = off, the default) while the guest runs: a pulled stick\n"
+"                    loses at most that much work; each save pauses the guest\n"
+"                    while the memory changed since the last one is written and\n"
+"                    needs room for it on the stick\n"
 "  --session DIR     where the session is frozen (must not hold one already)\n"
 "tabi resume: resume the newest good generation in DIR on this PC\n"
 "  --session DIR\n"
@@ -164,7 +165,7 @@ static int run_guest(struct vm *vm, const char *dir)
 		return fail(EXIT_ERROR, "%s", err);
 	bool stdin_open = true;
 	bool must_exit = false;    /* SIGPWR: the PC is going down regardless */
-	uint64_t period = (uint64_t)vm->cfg.autosave_min * 60000;
+	uint64_t period = (uint64_t)vm->cfg.autosave_s * 1000;
 	uint64_t next_save = period ? mono_ms() + period : 0;
 	for (;;) {
 		while (atomic_load(&vm->stop) == VM_RUNNING) {
@@ -315,11 +316,16 @@ static int cmd_run(int argc, char **argv)
 			if (parse_disk(optarg, &cfg) < 0)
 				return fail(EXIT_USAGE, "too many --disk options (at most 8); dropped '%s'", optarg);
 			break;
-		case 'a':
-			cfg.autosave_min = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || end == optarg || cfg.autosave_min > 24 * 60)
-				return fail(EXIT_USAGE, "--autosave '%s' is not a number of minutes (0 to 1440)", optarg);
+		case 'a': {
+			/* Minutes, decimals allowed (0.5 = every 30 s). */
+			double min = strtod(optarg, &end);
+			if (*end || end == optarg || !(min >= 0 && min <= 24 * 60) ||
+			    (min > 0 && min < 0.05))
+				return fail(EXIT_USAGE, "--autosave '%s' is not a number of minutes "
+					    "(0 = off, or 0.05 to 1440)", optarg);
+			cfg.autosave_s = (unsigned)(min * 60 + 0.5);
 			break;
+		}
 		case 'h': fputs(help, stdout); return 0;
 		default:
 			return fail(EXIT_USAGE, "unknown or incomplete option '%s' — see tabi --help",

@@ -27,6 +27,13 @@
 #include "vm_state.h"
 
 #define SESSION_FORMAT "tabi-session-1"
+/* Generations that store only what changed since their parent, before a
+ * full one is written again: bounds how many files a resume reads and how
+ * much a damaged one can take with it. */
+#define CHAIN_MAX 8
+/* Committed generations whose disk deltas are not yet in the base images:
+ * at most the previous chain and the current one. */
+#define ANC_MAX (4 * CHAIN_MAX)
 
 static int finish_ended(const char *dir, char err[512]);
 
@@ -59,8 +66,9 @@ int session_config_text(const struct vm_config *cfg, const char *dir,
 	size_t n = 0;
 	n += (size_t)snprintf(out + n, cap - n,
 		"format=%s\ncpu_model=%s\nmem_bytes=%" PRIu64 "\ncpus=%d\n"
-		"tsc_khz=%u\nautosave_min=%u\nndisks=%d\nsaved=%lld\n", SESSION_FORMAT,
-		cfg->cpu_model, cfg->mem_bytes, cfg->cpus, cfg->tsc_khz, cfg->autosave_min,
+		"tsc_khz=%u\nautosave_s=%u\nautosave_min=%u\nndisks=%d\nsaved=%lld\n", SESSION_FORMAT,
+		cfg->cpu_model, cfg->mem_bytes, cfg->cpus, cfg->tsc_khz, cfg->autosave_s,
+		(cfg->autosave_s + 59) / 60,
 		cfg->ndisks, (long long)time(NULL));
 	for (int i = 0; i < cfg->ndisks && n < cap; i++)
 		n += (size_t)snprintf(out + n, cap - n, "disk%d=%s\ndisk%d_ro=%d\n", i,
@@ -103,8 +111,10 @@ int session_config_parse(const char *text, size_t len, const char *dir,
 			cfg->cpus = atoi(v);
 		else if (!strcmp(k, "tsc_khz"))
 			cfg->tsc_khz = (uint32_t)strtoul(v, NULL, 10);
-		else if (!strcmp(k, "autosave_min"))
-			cfg->autosave_min = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "autosave_s"))
+			cfg->autosave_s = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "autosave_min") && !cfg->autosave_s)
+			cfg->autosave_s = 60 * (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "ndisks"))
 			ndisks = atoi(v);
 		else if (sscanf(k, "disk%d%7s", &idx, rest) == 2 && !strcmp(rest, "_ro") &&
@@ -240,7 +250,7 @@ void session_forget_base(const char *dir)
 
 /* Committed ancestors of generation `of` (parent first) not yet wholly in
  * the base images, each verified. */
-static int ancestors(const char *dir, struct snap_reader *of, uint64_t out[8],
+static int ancestors(const char *dir, struct snap_reader *of, uint64_t out[ANC_MAX],
 		     char err[512])
 {
 	uint64_t *gens;
@@ -250,9 +260,11 @@ static int ancestors(const char *dir, struct snap_reader *of, uint64_t out[8],
 		return -1;
 	}
 	uint64_t p = config_u64(of, "parent"), folded = base_gen(dir);
-	while (p && p > folded && has_gen(gens, ng, p) && n < 8) {
+	while (p && p > folded && has_gen(gens, ng, p) && n < ANC_MAX) {
 		char serr[SNAP_ERR_LEN];
-		struct snap_reader *r = snap_open_generation(dir, p, serr);
+		/* Only the sections and disk deltas are used (their checksums
+		 * are checked as they are read), not the memory. */
+		struct snap_reader *r = snap_open_generation_index(dir, p, serr);
 		if (!r) {
 			snprintf(err, 512, "%s — the newer generation builds on it, so the "
 				 "session cannot be resumed", serr);
@@ -273,7 +285,7 @@ static int apply_chain(struct vm *vm, const char *dir, const uint64_t *gens, int
 {
 	for (int i = n - 1; i >= 0; i--) {
 		char serr[SNAP_ERR_LEN];
-		struct snap_reader *r = snap_open_generation(dir, gens[i], serr);
+		struct snap_reader *r = snap_open_generation_index(dir, gens[i], serr);
 		if (!r) {
 			snprintf(err, 512, "%s", serr);
 			return -1;
@@ -289,9 +301,10 @@ static int apply_chain(struct vm *vm, const char *dir, const uint64_t *gens, int
 
 /* Before a new generation: drop committed generations that are not
  * ancestors of the running state (a damaged newer one we fell back from),
- * and fold the deltas of all but the parent into the base disks, since the
- * commit will drop them (session_disk.h). */
-static int prepare_chain(struct vm *vm, const char *dir, char err[512])
+ * and fold the deltas of the ancestors older than fold_below into the base
+ * disks, since the commit will drop them (session_disk.h). */
+static int prepare_chain(struct vm *vm, const char *dir, uint64_t fold_below,
+			 char err[512])
 {
 	uint64_t *gens;
 	int ng = snap_list_generations(dir, &gens);
@@ -306,32 +319,97 @@ static int prepare_chain(struct vm *vm, const char *dir, char err[512])
 	if (!vm->parent)
 		return 0;
 	char serr[SNAP_ERR_LEN];
-	struct snap_reader *r = snap_open_generation(dir, vm->parent, serr);
+	struct snap_reader *r = snap_open_generation_index(dir, vm->parent, serr);
 	if (!r) {
 		snprintf(err, 512, "%s", serr);
 		return -1;
 	}
-	uint64_t anc[8];
+	uint64_t anc[ANC_MAX];
 	int n = ancestors(dir, r, anc, err);
 	snap_close(r);
-	if (n < 0 || apply_chain(vm, dir, anc, n, DELTA_TO_BASE, err) < 0)
+	if (n < 0)
 		return -1;
-	if (n > 0 && set_base_gen(dir, anc[0]) < 0) {
+	int first = 0;  /* anc is newest first */
+	while (first < n && anc[first] >= fold_below)
+		first++;
+	if (apply_chain(vm, dir, anc + first, n - first, DELTA_TO_BASE, err) < 0)
+		return -1;
+	if (n > first && set_base_gen(dir, anc[first]) < 0) {
 		snprintf(err, 512, "cannot record the disk state in %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* Room for the new generation: memory at worst uncompressed, plus the
+/* How the next generation stores memory (FORMAT.md, "incremental
+ * generations"): whole, or only the chunks that changed since its parent,
+ * referring to older generations for the rest. A chain of increments
+ * starts at a full generation (its anchor); the commit of a full one drops
+ * the chain before the previous one, so two independent chains remain. */
+struct gen_plan {
+	struct snap_reader *parent;  /* parent's index, when incremental */
+	uint64_t *changed;           /* chunk bitmap, when incremental */
+	uint64_t nchanged, nchunks;
+	uint64_t anchor;             /* 0: the new generation is full */
+	unsigned chain;              /* increments since the anchor, new one included */
+	uint64_t keep_from;          /* older generations may go at commit (0: default) */
+	uint64_t fold_below;         /* fold deltas of older ancestors into the base */
+};
+
+static void plan_free(struct gen_plan *pl)
+{
+	snap_close(pl->parent);
+	free(pl->changed);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static int plan_generation(struct vm *vm, const char *dir, struct gen_plan *pl,
+			   char err[512])
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->nchunks = (vm->mem.size + SNAP_MEMORY_CHUNK - 1) / SNAP_MEMORY_CHUNK;
+	pl->changed = calloc((pl->nchunks + 63) / 64, 8);
+	if (!pl->changed) {
+		snprintf(err, 512, "out of memory planning the new generation");
+		return -1;
+	}
+	char e[256] = "", serr[SNAP_ERR_LEN] = "";
+	if (dirty_log_collect(vm, e) < 0)
+		fprintf(stderr, "tabi: %s; storing all memory\n", e);
+	if (!vm->parent)
+		return 0;  /* first generation of a cold boot: full, nothing to fold */
+	struct snap_reader *p = snap_open_generation_index(dir, vm->parent, serr);
+	uint64_t pchain = p ? config_u64(p, "chain") : 0;
+	uint64_t panchor = p ? config_u64(p, "anchor") : 0;
+	if (!panchor || panchor > vm->parent)
+		panchor = vm->parent;  /* a full parent (or one from an older tabi) */
+	pl->nchanged = dirty_log_chunks(vm, SNAP_MEMORY_CHUNK, pl->changed);
+	bool tracked = p && vm->dirty.active && vm->dirty.base_gen == vm->parent;
+	if (tracked && pchain + 1 < CHAIN_MAX && pl->nchanged * 2 <= pl->nchunks) {
+		pl->parent = p;
+		pl->anchor = panchor;
+		pl->chain = (unsigned)pchain + 1;
+		pl->keep_from = 1;    /* the whole chain stays */
+		pl->fold_below = 0;   /* and so do its disk deltas */
+		return 0;
+	}
+	snap_close(p);
+	pl->keep_from = panchor;  /* keep the parent's chain as the fallback */
+	pl->fold_below = panchor;
+	return 0;
+}
+
+/* Room for the new generation: its memory at worst uncompressed, plus the
  * disk changes, plus slack for the filesystem. */
-static int check_space(struct vm *vm, const char *dir, char err[512])
+static int check_space(struct vm *vm, const char *dir, const struct gen_plan *pl,
+		       char err[512])
 {
 	struct statvfs sv;
 	if (statvfs(dir, &sv) < 0)
 		return 0;
 	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	uint64_t need = snap_estimate_bytes(vm->mem.size) + session_disk_fresh_bytes(vm) +
+	uint64_t mem = pl->parent ? pl->nchanged * SNAP_MEMORY_CHUNK : vm->mem.size;
+	uint64_t need = snap_estimate_bytes(mem) + session_disk_fresh_bytes(vm) +
 			(16ULL << 20);
 	if (avail < need) {
 		snprintf(err, 512, "not enough room in %s for a new generation: need up to "
@@ -342,7 +420,8 @@ static int check_space(struct vm *vm, const char *dir, char err[512])
 	return 0;
 }
 
-static int write_generation(struct vm *vm, const char *dir, bool ended, char err[512])
+static int write_generation(struct vm *vm, const char *dir, bool ended,
+			    const struct gen_plan *pl, char err[512])
 {
 	char e[256] = "", serr[SNAP_ERR_LEN] = "";
 	struct snap_writer *w = snap_begin(dir, serr);
@@ -355,8 +434,14 @@ static int write_generation(struct vm *vm, const char *dir, bool ended, char err
 	int n = session_config_text(&vm->cfg, dir, cfgtext, sizeof(cfgtext) - 64);
 	if (n < 0)
 		goto fail_msg;
-	snprintf(cfgtext + n, sizeof(cfgtext) - (size_t)n, "parent=%llu\nended=%d\n",
-		 (unsigned long long)vm->parent, ended);
+	uint64_t gen = snap_writer_generation(w);
+	snprintf(cfgtext + n, sizeof(cfgtext) - (size_t)n,
+		 "parent=%llu\nended=%d\nanchor=%llu\nchain=%u\n",
+		 (unsigned long long)vm->parent, ended,
+		 (unsigned long long)(pl && pl->anchor ? pl->anchor : gen),
+		 pl ? pl->chain : 0);
+	if (pl && pl->keep_from)
+		snap_set_keep_from(w, pl->keep_from);
 	if (snap_put_section(w, "config", cfgtext, strlen(cfgtext)) < 0)
 		goto fail_msg;
 	if (session_disk_save(vm, w, err) < 0)
@@ -391,16 +476,39 @@ static int write_generation(struct vm *vm, const char *dir, bool ended, char err
 		if (put_buf(w, "devices", &b, err))
 			goto fail;
 		struct progress p;
+		uint64_t stored = 0;
+		/* Test suites set this to prove the dirty tracking complete:
+		 * every chunk taken from the parent is compared with memory. */
+		const char *chk = getenv("TABI_CHECK_INCREMENTAL");
 		progress_begin(&p, "freezing");
-		if (snap_put_memory(w, "ram", vm->mem.host, vm->mem.size, threads(),
-				    progress_update, &p) < 0)
-			goto fail_msg;
+		if (snap_put_memory_since(w, "ram", vm->mem.host, vm->mem.size,
+					  pl ? pl->parent : NULL, pl ? pl->changed : NULL,
+					  chk && *chk == '1', threads(), progress_update,
+					  &p, &stored) < 0) {
+			/* The writer holds the reason; committing a failed
+			 * writer reports it and removes the partial file. */
+			snap_commit(w, serr);
+			snprintf(err, 512, "%s", serr);
+			return -1;
+		}
 		progress_end(&p, vm->mem.size, 0);
+		if (pl && pl->parent)
+			fprintf(stderr, "tabi: generation %llu is incremental: %llu of %llu "
+				"memory chunks changed since generation %llu\n",
+				(unsigned long long)gen, (unsigned long long)stored,
+				(unsigned long long)pl->nchunks,
+				(unsigned long long)vm->parent);
 	}
-	uint64_t gen = snap_writer_generation(w);
 	if (snap_commit(w, serr) < 0) {
 		snprintf(err, 512, "%s", serr);
 		return -1;
+	}
+	if (!ended) {
+		/* From here on, only what changes since this generation is new. */
+		if (vm->dirty.active)
+			dirty_log_committed(vm, gen);
+		else if (dirty_log_start(vm, gen, e) < 0)
+			fprintf(stderr, "tabi: %s; later generations store all memory\n", e);
 	}
 	/* Committed: these writes now belong to the new generation. */
 	for (int k = 0; k < vm->cfg.ndisks; k++)
@@ -425,9 +533,15 @@ int session_freeze(struct vm *vm, const char *dir, char err[512])
 	}
 	int khz = ioctl(vm->vcpu[0].fd, KVM_GET_TSC_KHZ, 0);
 	vm->cfg.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
-	if (check_space(vm, dir, err) < 0 || prepare_chain(vm, dir, err) < 0)
+	struct gen_plan pl;
+	if (plan_generation(vm, dir, &pl, err) < 0)
 		return -1;
-	return write_generation(vm, dir, false, err);
+	int rc = -1;
+	if (check_space(vm, dir, &pl, err) == 0 &&
+	    prepare_chain(vm, dir, pl.fold_below, err) == 0)
+		rc = write_generation(vm, dir, false, &pl, err);
+	plan_free(&pl);
+	return rc;
 }
 
 int session_resume(struct vm *vm, const char *dir, char err[512])
@@ -499,6 +613,18 @@ int session_resume(struct vm *vm, const char *dir, char err[512])
 			 "configuration — it is damaged", dir);
 		goto fail;
 	}
+	/* A generation older than what the base disks already hold would
+	 * put newer disk blocks under older memory. */
+	uint64_t folded = base_gen(dir);
+	if (snap_generation(r) < folded) {
+		snprintf(err, 512, "session %s: generation %llu is older than the disks' "
+			 "saved state (generation %llu) — it cannot be resumed", dir,
+			 (unsigned long long)snap_generation(r), (unsigned long long)folded);
+		goto fail;
+	}
+	/* Dirty tracking from the VM's creation on: the next generation can
+	 * then store only what changed since this one. */
+	cfg.track_dirty = true;
 	if (vm_create(vm, &cfg, &model, e) < 0) {
 		snprintf(err, 512, "%s", e);
 		goto fail;
@@ -516,12 +642,14 @@ int session_resume(struct vm *vm, const char *dir, char err[512])
 	progress_end(&p, vm->mem.size, 0);
 	/* The disks as they were at this generation: base + ancestors' and
 	 * this generation's deltas, in the overlays (the stick is not written). */
-	uint64_t anc[8];
+	uint64_t anc[ANC_MAX];
 	int nanc = ancestors(dir, r, anc, err);
 	if (nanc < 0 || apply_chain(vm, dir, anc, nanc, DELTA_TO_OVERLAY, err) < 0 ||
 	    session_disk_apply(vm, r, DELTA_TO_OVERLAY, err) < 0)
 		goto fail;
 	vm->parent = snap_generation(r);
+	if (dirty_log_start(vm, vm->parent, e) < 0)
+		fprintf(stderr, "tabi: %s; the next generation stores all memory\n", e);
 	for (int i = 0; i < cfg.cpus; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "vcpu.%d", i);
@@ -580,7 +708,7 @@ static int finish_ended(const char *dir, char err[512])
 		snprintf(err, 512, "%s", serr);
 		return -1;
 	}
-	uint64_t chain[9];
+	uint64_t chain[ANC_MAX + 1];
 	int n = ancestors(dir, r, chain + 1, err);
 	chain[0] = snap_generation(r);
 	snap_close(r);
@@ -610,7 +738,8 @@ int session_live(const char *dir, char err[512])
 
 int session_end(struct vm *vm, const char *dir, char err[512])
 {
-	if (prepare_chain(vm, dir, err) < 0 || write_generation(vm, dir, true, err) < 0)
+	if (prepare_chain(vm, dir, vm->parent, err) < 0 ||
+	    write_generation(vm, dir, true, NULL, err) < 0)
 		return -1;
 	for (int k = 0; k < vm->cfg.ndisks; k++)
 		if (vm->ovl[k] && ovl_fold_into_base(vm->ovl[k]) < 0) {

@@ -141,14 +141,16 @@ static int setup_memory(struct vm *vm, char err[256])
 	 * host's policy is "always". */
 	gm_layout(&vm->mem, host, size);
 	struct kvm_userspace_memory_region low = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->mem.low_size,
+		.slot = 0, .flags = dirty_log_slot_flags(vm),
+		.guest_phys_addr = 0, .memory_size = vm->mem.low_size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low) < 0)
 		goto fail;
 	if (vm->mem.high_size) {
 		struct kvm_userspace_memory_region high = {
-			.slot = 1, .guest_phys_addr = GM_HIGH_START,
+			.slot = 1, .flags = dirty_log_slot_flags(vm),
+			.guest_phys_addr = GM_HIGH_START,
 			.memory_size = vm->mem.high_size,
 			.userspace_addr = (uint64_t)(uintptr_t)host + vm->mem.low_size,
 		};
@@ -177,14 +179,6 @@ static int create_vcpu(struct vm *vm, int i, char err[256])
 	if (v->run == MAP_FAILED) {
 		snprintf(err, 256, "cannot map vCPU %d state: %s", i, strerror(errno));
 		return -1;
-	}
-	/* A session moving to a PC with another TSC rate keeps its own where
-	 * KVM can scale; elsewhere the guest keeps time by kvmclock. */
-	if (vm->cfg.tsc_khz) {
-		int host = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
-		if (host > 0 && (uint32_t)host != vm->cfg.tsc_khz &&
-		    ioctl(v->fd, KVM_SET_TSC_KHZ, vm->cfg.tsc_khz) < 0)
-			vm->tsc_scaled_note = true;
 	}
 	/* A session moving to a PC with another TSC rate keeps its own where
 	 * KVM can scale; elsewhere the guest keeps time by kvmclock. */
@@ -488,6 +482,7 @@ void vm_wait_parked(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vm_devices_destroy(vm);
+	dirty_log_free(vm);
 	for (int i = 0; i < vm->cfg.cpus; i++) {
 		if (vm->vcpu[i].run && vm->vcpu[i].run != MAP_FAILED)
 			munmap(vm->vcpu[i].run, vm->run_size);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 #include "cpu_model.h"
+#include "dirty_log.h"
 #include "guest_memory.h"
 #include "io_bus.h"
 #include "irq.h"
@@ -35,9 +36,10 @@ struct vm_config {
 	int ndisks;
 	struct disk_config disk[VM_MAX_DISKS];
 	char cpu_model[32];
-	unsigned autosave_min; /* 0 = off */
+	unsigned autosave_s;   /* periodic save interval in seconds, 0 = off */
 	char session_dir[4096]; /* not stored: where the session lives now */
 	uint32_t tsc_khz;   /* resume: the session's TSC rate; 0 = host's */
+	bool track_dirty;   /* not stored: RAM slots log dirty pages */
 };
 
 enum vm_stop {
@@ -75,6 +77,7 @@ struct vm {
 	struct virtio_blk *disk[VM_MAX_DISKS];
 	struct disk_overlay *ovl[VM_MAX_DISKS]; /* writable disks' pending writes */
 	uint64_t parent;         /* generation the running state descends from */
+	struct dirty_log dirty;  /* memory changed since a committed generation */
 	struct virtio_rng *rng;
 	/* Stopping: the first reason wins; vCPU threads report in via wake_fd. */
 	_Atomic int stop;

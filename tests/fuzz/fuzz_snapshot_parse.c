@@ -1,5 +1,7 @@
 /* libFuzzer: any bytes as a generation file. Parsing, verification,
  * sections and memory decode must never crash or read out of bounds.
+ * snap_open_buffer has no directory, so PREV chunks (references into
+ * older generation files) are rejected and nothing touches the disk.
  * With TABI_FUZZ_WRITE_SEED=DIR set, it instead writes a small valid
  * session into DIR and exits (tests/fuzz/run.sh seeds the corpus so). */
 #include <stdint.h>
@@ -30,6 +32,20 @@ static void write_seed(const char *dir)
 		fprintf(stderr, "seed: %s\n", err);
 		exit(1);
 	}
+	/* Generation 2, incremental: PREV chunks (a buffer cannot resolve
+	 * them, so the parser's checks of them are what gets exercised). */
+	mem[SNAP_MEMORY_CHUNK + 5] ^= 1;
+	uint64_t changed = 1u << 1;
+	struct snap_reader *parent = snap_open_generation_index(dir, 1, err);
+	w = parent ? snap_begin(dir, err) : NULL;
+	if (!w || snap_put_section(w, "config", cfg, sizeof(cfg) - 1) ||
+	    snap_put_memory_since(w, "ram", mem, len, parent, &changed, true,
+				  2, NULL, NULL, NULL) ||
+	    snap_commit(w, err)) {
+		fprintf(stderr, "seed: %s\n", err);
+		exit(1);
+	}
+	snap_close(parent);
 	free(mem);
 	exit(0);
 }

@@ -63,6 +63,7 @@ static void test_round_trip(void)
 	CHECK_EQ(r.mem_bytes, 512ULL << 20);
 	CHECK_EQ(r.cpus, 4);
 	CHECK_EQ(r.tsc_khz, 2400123);
+	CHECK_EQ(r.autosave_s, 0);
 	CHECK_EQ(r.ndisks, 2);
 	char want[4200];
 	snprintf(want, sizeof(want), "%s/disk.img", sess);
@@ -156,6 +157,30 @@ static void test_round_trip(void)
 	CHECK_EQ(r.cpus, 2);
 	/* No final newline is fine. */
 	CHECK_EQ(session_config_parse(GOOD, strlen(GOOD) - 1, sess, &r, err), 0);
+}
+
+/* The autosave interval survives a freeze in seconds (--autosave takes
+ * decimal minutes); sessions written with whole minutes still read. */
+static void test_autosave(void)
+{
+	struct vm_config c = base_cfg(), r;
+	char text[16384], err[512] = "";
+	c.autosave_s = 15;
+	int n = session_config_text(&c, sess, text, sizeof(text));
+	CHECK(n > 0);
+	CHECK_EQ(session_config_parse(text, (size_t)n, sess, &r, err), 0);
+	CHECK_EQ(r.autosave_s, 15);
+	CHECK(strstr(text, "\nautosave_min=1\n") != NULL);   /* rounded up, for older readers */
+	char t[600];
+	snprintf(t, sizeof(t), "%sautosave_min=5\n", GOOD);
+	CHECK_EQ(parse(t, &r), 0);
+	CHECK_EQ(r.autosave_s, 300);
+	snprintf(t, sizeof(t), "%sautosave_min=5\nautosave_s=42\n", GOOD);
+	CHECK_EQ(parse(t, &r), 0);
+	CHECK_EQ(r.autosave_s, 42);
+	snprintf(t, sizeof(t), "%sautosave_s=42\nautosave_min=5\n", GOOD);
+	CHECK_EQ(parse(t, &r), 0);
+	CHECK_EQ(r.autosave_s, 42);
 }
 
 static void test_reject(void)
@@ -253,6 +278,7 @@ int main(void)
 	touch(outside);
 	test_round_trip();
 	test_reject();
+	test_autosave();
 	unlink(inside);
 	unlink(outside);
 	rmdir(sess);

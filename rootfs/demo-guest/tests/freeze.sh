@@ -4,6 +4,7 @@
 # commands the host types on the console (tabi's stdin):
 #   v N    verify disk rounds 1..N, the buffer and the counter -> verified=N:ok|...
 #   w N    write round N's marker to /dev/vda at N MiB, sync   -> wrote=N
+#   m N    overwrite MiB N of the buffer with new random bytes  -> buf_md5=MD5
 #   off    sync and power off
 # Output (say KEY VALUE -> "GUEST: KEY=VALUE"):
 #   buf_md5=MD5 counter_pid=PID ready=1 once; every second counter=PID:N and
@@ -61,6 +62,8 @@ while :; do
 	case "$cmd" in
 	v) verify "$arg";;
 	w) write_round "$arg";;
+	m) dd if=/dev/urandom of=$BUF bs=1048576 seek="$arg" count=1 conv=notrunc 2>/dev/null
+	   say buf_md5 "$(md5sum <$BUF | cut -d' ' -f1)";;
 	off) say bye 1; sync; kill "$CPID"; poweroff -f; sleep 10;;
 	esac
 done

@@ -11,6 +11,8 @@
 #@ checks: fz3_exit fz3_info fz3_verify fz3_counter fz3_buffer fz3_disk fz3_clock fz3_no_stall
 #@ checks: fz_escape_freeze fz_bitflip_verify fz_bitflip_resume fz_bitflip_refreeze fz_bitflip_keeps_good
 #@ checks: fz_trunc_verify fz_trunc_resume fz_poweroff fz_disk_file
+#@ checks: fz2_incremental fz3_incremental
+#@ checks: fz_autosave_full fz_autosave_incremental fz_autosave_resume fz_autosave_buffer fz_autosave_disk fz_autosave_verify
 #@ boot: cpu=default
 . /tests/host/lib.sh
 . /tests/host/freeze_lib.sh
@@ -29,6 +31,10 @@ give_up() {
 	exit 0
 }
 CLOCK_MAX=${CLOCK_MAX:-2}
+# Every generation that stores only changed memory first compares the
+# chunks it takes from older generations with the guest's memory: a write
+# the dirty tracking missed fails the freeze (and so these checks).
+export TABI_CHECK_INCREMENTAL=1
 RUN_TO=400   # seconds any one tabi process may live
 S=$W/fz.session; T=$W/fzt.session; F=$W/foreign.session; D=$W/fz-disk.img
 rm -rf "$S" "$T" "$F"; rm -f "$D"; truncate -s 64M "$D"
@@ -76,6 +82,13 @@ for r in 1 2 3; do
 	else check_eq "fz${r}_exit" "$rc" "$EXIT_FROZEN" "tabi exit code after SIGTERM ($(grep -v '%  ' "$W/$prev.err" | tail -n1))"
 	fi
 	[ "$rc" = "$EXIT_FROZEN" ] || give_up "freeze $r failed (rc=$rc)"
+	# Freezes after a resume store only the memory changed since it.
+	if [ "$r" -gt 1 ]; then
+		inc=$(grep -o 'is incremental: [0-9]* of [0-9]*' "$W/$prev.err" | tail -n1)
+		set -- $inc; st=${3:-}; tot=${5:-}
+		c=0; [ -n "$st" ] && [ "$st" -lt $((tot / 2)) ] && c=1
+		check "fz${r}_incremental" "freeze $r after a resume: '${inc:-no incremental line}' (want fewer than half of the chunks stored)" [ $c = 1 ]
+	fi
 	echo "HOST: freeze $r took $(cat "$W/$prev.freeze_s")s; generations: $(gens "$S" | tr '\n' ' ')"
 	m=$(info_missing "$S")
 	check "fz${r}_info" "snapshot info lacks:$m" [ -z "$m" ]
@@ -172,4 +185,50 @@ check fz_poweroff "rc=$(vmm_rc ft) (want $EXIT_POWEROFF); generations left: '${l
 miss=$(rounds_missing "$D" 3)
 echo "HOST: round 4 (written after generation 3, only in the damaged generation 4) in the disk file: $([ -z "$(rounds_missing "$D" 4)" ] && echo yes || echo no)"
 check fz_disk_file "rounds of the resumed lineage (1..3) missing from the disk file after poweroff:$miss" [ -z "$miss" ]
+
+# ---- autosave: periodic generations, the later ones incremental; a pull ----
+# (kill -9) after one resumes exactly that one: memory changed and disk
+# written before it are there.
+A=$W/fza.session; DA=$W/fza-disk.img
+rm -rf "$A"; rm -f "$DA"; truncate -s 64M "$DA"
+autosaves() { grep -c 'autosaved generation' "$W/$1.err" 2>/dev/null; }
+wait_autosave() {  # ID COUNT SECONDS
+	local dl; dl=$(deadline "$3")
+	while [ "$(autosaves "$1")" -lt "$2" ] && fz_alive "$1" && before "$dl"; do usleep 300000; done
+	[ "$(autosaves "$1")" -ge "$2" ]
+}
+fz_start fa $RUN_TO run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+	--cmdline "$GUEST_CMDLINE tabi.test=freeze" --mem 256M --cpus 2 --disk "$DA" \
+	--session "$A" --autosave 0.25
+fz_wait fa ready=1 180 || { fz_term fa 60; give_up "autosave guest never booted"; }
+wait_autosave fa 1 120
+n1=$(autosaves fa)
+check fz_autosave_full "autosaves after boot: $n1 (want >= 1); stderr: $(grep -v '%  ' "$W/fa.err" | tail -n1)" [ "$n1" -ge 1 ]
+fz_send fa "m 5"; fz_wait fa "buf_md5=" 30
+fz_send fa "w 2"; fz_wait fa "wrote=2" 60
+BUFA=$(guest_val fa buf_md5)
+# An autosave that commits after both were seen began after they were made
+# (the guest is paused while one is written); it must store only part of
+# memory.
+n2=$(autosaves fa)
+wait_autosave fa $((n2 + 1)) 120
+inc=$(grep -o 'is incremental: [0-9]* of [0-9]*' "$W/fa.err" | tail -n1)
+set -- $inc; st=${3:-}; tot=${5:-}
+c=0; [ -n "$st" ] && [ "$st" -lt $((tot / 2)) ] && c=1
+check fz_autosave_incremental "'${inc:-no incremental line}' (want fewer than half of the chunks stored)" [ $c = 1 ]
+last=$(gens "$A" | tail -n1)
+p=$(fz_pid fa); kill -KILL "$p" 2>/dev/null   # the stick is pulled
+fz_end fa 30
+"$TABI" snapshot verify "$A" >"$W/va.out" 2>&1; vrc=$?
+sed 's/^/  [verify] /' "$W/va.out"
+check_eq fz_autosave_verify "$vrc" 0 "snapshot verify exit code after the pull"
+fz_start fa2 $RUN_TO resume --session "$A"
+fz_wait fa2 counter= 120; ok=$?
+fz_send fa2 "v 2"; fz_wait fa2 verified= 60
+res=$(grep -o 'resum[a-z]* generation [0-9]*' "$W/fa2.err" | head -n1)
+check fz_autosave_resume "counter line seen: $([ $ok = 0 ] && echo yes || echo no); newest generation $last; stderr: $(grep -v '%  ' "$W/fa2.err" | head -n2 | tr '\n' '|')" [ $ok = 0 ]
+check_eq fz_autosave_buffer "$(guest_val fa2 buf)" "$BUFA" "buffer md5 after resuming the last autosave"
+check_eq fz_autosave_disk "$(guest_val fa2 verified)" "2:ok" "guest re-read of rounds 1..2"
+fz_send fa2 off
+fz_end fa2 90
 give_up "not reached"

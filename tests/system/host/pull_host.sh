@@ -18,6 +18,9 @@
 #   PULL: phase=resuming|running|freezing|committing|exited|frozen c=N t=UPTIME ...
 # (committing: the new generation's file appeared, tabi has not exited yet).
 . /tests/host/lib.sh
+# Incremental generations compare what they take from older ones with the
+# guest's memory: dirty tracking that missed a write fails the freeze.
+export TABI_CHECK_INCREMENTAL=1
 have_vmm || exit 1
 W=/tmp/pw; mkdir -p "$W"
 S=/data/s; D=/data/disk.img
