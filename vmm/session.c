@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -434,7 +435,7 @@ static int write_generation(struct vm *vm, const char *dir, bool ended,
 	int n = session_config_text(&vm->cfg, dir, cfgtext, sizeof(cfgtext) - 64);
 	if (n < 0)
 		goto fail_msg;
-	uint64_t gen = snap_writer_generation(w);
+	uint64_t gen = snap_writer_generation(w), stored = 0;
 	snprintf(cfgtext + n, sizeof(cfgtext) - (size_t)n,
 		 "parent=%llu\nended=%d\nanchor=%llu\nchain=%u\n",
 		 (unsigned long long)vm->parent, ended,
@@ -476,7 +477,6 @@ static int write_generation(struct vm *vm, const char *dir, bool ended,
 		if (put_buf(w, "devices", &b, err))
 			goto fail;
 		struct progress p;
-		uint64_t stored = 0;
 		/* Test suites set this to prove the dirty tracking complete:
 		 * every chunk taken from the parent is compared with memory. */
 		const char *chk = getenv("TABI_CHECK_INCREMENTAL");
@@ -492,16 +492,20 @@ static int write_generation(struct vm *vm, const char *dir, bool ended,
 			return -1;
 		}
 		progress_end(&p, vm->mem.size, 0);
-		if (pl && pl->parent)
-			fprintf(stderr, "tabi: generation %llu is incremental: %llu of %llu "
-				"memory chunks changed since generation %llu\n",
-				(unsigned long long)gen, (unsigned long long)stored,
-				(unsigned long long)pl->nchunks,
-				(unsigned long long)vm->parent);
 	}
 	if (snap_commit(w, serr) < 0) {
 		snprintf(err, 512, "%s", serr);
 		return -1;
+	}
+	if (pl && pl->parent) {
+		char path[4200];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/gen-%08llu.tabi", dir, (unsigned long long)gen);
+		fprintf(stderr, "tabi: generation %llu is incremental: %llu of %llu memory "
+			"chunks changed since generation %llu; %.1f MiB written\n",
+			(unsigned long long)gen, (unsigned long long)stored,
+			(unsigned long long)pl->nchunks, (unsigned long long)vm->parent,
+			stat(path, &st) == 0 ? (double)st.st_size / 1048576 : 0.0);
 	}
 	if (!ended) {
 		/* From here on, only what changes since this generation is new. */
