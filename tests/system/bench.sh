@@ -8,7 +8,7 @@
 # (tests/system/host/freeze_bench.sh): snapshot bytes, freeze and resume
 # seconds as ratios tabi/QEMU (BENCH freeze ... lines).
 #   tests/system/bench.sh        (BENCH_RUNS, BENCH_MEM=512M, BENCH_CPUS=1,
-#                                 BENCH_PARTS=boot,freeze, BENCH_FREEZE_RUNS=3,
+#                                 BENCH_PARTS=boot,freeze, BENCH_FREEZE_RUNS=4,
 #                                 BENCH_FREEZE_MEM=1G, BENCH_FILL_MB=100)
 set -u
 OUTER_TIMEOUT=${OUTER_TIMEOUT:-2400}
@@ -19,7 +19,7 @@ log="$OUT/bench.log"
 sys_data_disk "$OUT/bench.data.img" 2G
 sys_log "bench: booting the nested host (log $log)"
 outer_boot "$log" default \
-	"tabi.script=bench tabi.bench_runs=${BENCH_RUNS:-3} tabi.bench_mem=${BENCH_MEM:-512M} tabi.bench_cpus=${BENCH_CPUS:-1} tabi.bench_parts=${BENCH_PARTS:-boot,freeze} tabi.fb_runs=${BENCH_FREEZE_RUNS:-3} tabi.fb_mem=${BENCH_FREEZE_MEM:-1G} tabi.fill_mb=${BENCH_FILL_MB:-100}" \
+	"tabi.script=bench tabi.bench_runs=${BENCH_RUNS:-3} tabi.bench_mem=${BENCH_MEM:-512M} tabi.bench_cpus=${BENCH_CPUS:-1} tabi.bench_parts=${BENCH_PARTS:-boot,freeze} tabi.fb_runs=${BENCH_FREEZE_RUNS:-4} tabi.fb_mem=${BENCH_FREEZE_MEM:-1G} tabi.fill_mb=${BENCH_FILL_MB:-100}" \
 	-drive "file=$OUT/bench.data.img,format=raw,if=virtio" \
 	-drive "file=$OUT/tools.img,format=raw,if=virtio,snapshot=on"
 orc=$?

@@ -13,6 +13,7 @@
 #@ checks: fz_trunc_verify fz_trunc_resume fz_poweroff fz_disk_file
 #@ checks: fz2_incremental fz3_incremental
 #@ checks: fz_autosave_full fz_autosave_incremental fz_autosave_resume fz_autosave_buffer fz_autosave_disk fz_autosave_verify
+#@ checks: fz_space_autosave fz_space_sigterm fz_space_sigpwr fz_space_previous
 #@ boot: cpu=default
 . /tests/host/lib.sh
 . /tests/host/freeze_lib.sh
@@ -231,4 +232,49 @@ check_eq fz_autosave_buffer "$(guest_val fa2 buf)" "$BUFA" "buffer md5 after res
 check_eq fz_autosave_disk "$(guest_val fa2 verified)" "2:ok" "guest re-read of rounds 1..2"
 fz_send fa2 off
 fz_end fa2 90
+
+# ---- a full stick: a save that does not fit is refused, the guest keeps ------
+# running; the power button then keeps the previous generation.
+SM=$W/small; mkdir -p "$SM"
+if ! mount -t tmpfs -o size=160m tmpfs "$SM"; then give_up "cannot mount a small tmpfs for the space checks"; fi
+B=$SM/s; DB=$W/fzs-disk.img; rm -f "$DB"; truncate -s 64M "$DB"
+fz_start fs $RUN_TO run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+	--cmdline "$GUEST_CMDLINE tabi.test=freeze" --mem 128M --cpus 1 --disk "$DB" \
+	--session "$B" --autosave 0.25
+fz_wait fs ready=1 180 || { fz_term fs 60; umount "$SM"; give_up "space-check guest never booted"; }
+wait_autosave fs 1 120 || echo "HOST: no first autosave: $(tail -n 2 "$W/fs.err" | tr '\n' '|')"
+g1=$(gens "$B" | tail -n1)
+# Leave 8 MiB free: less than any generation needs (16 MiB of slack).
+free=$(df -k "$SM" | awk 'NR == 2 {print $4}')
+dd if=/dev/zero of="$SM/filler" bs=1024 count=$((free - 8192)) 2>/dev/null
+echo "HOST: space check: generation $g1 committed; $(df -k "$SM" | awk 'NR == 2 {print $4}') KiB left"
+dl=$(deadline 90)
+while ! grep -q 'autosave failed' "$W/fs.err" && fz_alive fs && before "$dl"; do usleep 300000; done
+msg=$(grep 'autosave failed' "$W/fs.err" | head -n1)
+n0=$(counters fs | tail -n1); sleep 4; n1=$(counters fs | tail -n1)
+c=0; echo "$msg" | grep -q 'not enough room' && [ "$n1" != "$n0" ] && fz_alive fs && c=1
+check fz_space_autosave "autosave on a full stick: '${msg:-no message}'; counter $n0 -> $n1 (must go on)" [ $c = 1 ]
+kill -TERM "$(fz_pid fs)"
+dl=$(deadline 90)
+while ! grep -q 'freeze failed' "$W/fs.err" && fz_alive fs && before "$dl"; do usleep 300000; done
+msg=$(grep 'freeze failed' "$W/fs.err" | head -n1)
+n0=$(counters fs | tail -n1); sleep 4; n1=$(counters fs | tail -n1)
+c=0; echo "$msg" | grep -q 'not enough room.*keeps running' && [ "$n1" != "$n0" ] && fz_alive fs && c=1
+check fz_space_sigterm "SIGTERM on a full stick: '${msg:-no message}'; counter $n0 -> $n1 (must go on)" [ $c = 1 ]
+kill -PWR "$(fz_pid fs)"
+fz_end fs 90
+msg=$(grep 'freeze failed' "$W/fs.err" | tail -n1)
+c=0; [ "$(vmm_rc fs)" = 5 ] && echo "$msg" | grep -q 'previous generation is kept' && c=1
+check fz_space_sigpwr "power button on a full stick: rc=$(vmm_rc fs) (want 5): '$msg'" [ $c = 1 ]
+left=$(ls -a "$B" | grep -c '\.tmp$')
+"$TABI" snapshot verify "$B" >"$W/vs.out" 2>&1; vrc=$?
+sed 's/^/  [verify] /' "$W/vs.out"
+rm -f "$SM/filler"
+fz_start fs2 $RUN_TO resume --session "$B"
+fz_wait fs2 counter= 120; ok=$?
+c=0; [ "$vrc" = 0 ] && [ "$(gens "$B" | tail -n1)" = "$g1" ] && [ "$left" = 0 ] && [ $ok = 0 ] && c=1
+check fz_space_previous "verify exit $vrc (want 0), newest generation $(gens "$B" | tail -n1) (want $g1), $left temporary files, resumed: $([ $ok = 0 ] && echo yes || echo no)" [ $c = 1 ]
+fz_send fs2 off
+fz_end fs2 90
+umount "$SM"
 give_up "not reached"
