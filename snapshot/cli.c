@@ -12,6 +12,14 @@
 
 #define EXIT_USAGE 64
 
+/* Chunk verifications of the last run, for tests. */
+static uint64_t last_checks;
+
+uint64_t snap_cli_chunk_checks(void)
+{
+	return last_checks;
+}
+
 static void human(char *out, size_t n, uint64_t b)
 {
 	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -83,7 +91,9 @@ static void print_reader(struct snap_reader *r)
 	printf("\n");
 }
 
-static int info(const char *dir)
+/* Both commands verify with one memo per run (verify_memo.c): a chunk
+ * that several generations refer to is read and checked once. */
+static int info(const char *dir, struct snap_verify_memo *memo)
 {
 	uint64_t *gens;
 	int n = snap_list_gens(dir, &gens);
@@ -109,7 +119,7 @@ static int info(const char *dir)
 	}
 	free(gens);
 	char err[SNAP_ERR_LEN], note[SNAP_ERR_LEN];
-	struct snap_reader *r = snap_open(dir, err, note);
+	struct snap_reader *r = snap_open_memo(dir, memo, err, note);
 	if (!r) {
 		fprintf(stderr, "%s\n", err);
 		return 2;
@@ -121,7 +131,7 @@ static int info(const char *dir)
 	return 0;
 }
 
-static int verify(const char *dir)
+static int verify(const char *dir, struct snap_verify_memo *memo)
 {
 	uint64_t *gens;
 	int n = snap_list_gens(dir, &gens);
@@ -135,8 +145,9 @@ static int verify(const char *dir)
 		char why[SNAP_ERR_LEN];
 		enum snap_fail f;
 		/* Deep: referenced chunks of older generations too. */
-		struct snap_reader *r = snap_open_file(dir, gens[i],
-						       SNAP_OPEN_DEEP, &f, why);
+		struct snap_reader *r = snap_open_file_memo(dir, gens[i],
+							    SNAP_OPEN_DEEP,
+							    memo, &f, why);
 		if (r) {
 			printf("generation %llu: good\n",
 			       (unsigned long long)gens[i]);
@@ -172,5 +183,10 @@ int snap_cli_main(int argc, char **argv)
 		fprintf(stderr, "usage: tabi snapshot info|verify DIR\n");
 		return EXIT_USAGE;
 	}
-	return strcmp(argv[0], "info") ? verify(argv[1]) : info(argv[1]);
+	struct snap_verify_memo *memo = snap_memo_new();
+	int rc = strcmp(argv[0], "info") ? verify(argv[1], memo)
+					 : info(argv[1], memo);
+	last_checks = snap_memo_checks(memo);
+	snap_memo_free(memo);
+	return rc;
 }

@@ -23,6 +23,7 @@ struct dec {
 	uint8_t *dst;          /* NULL: verify (or compare) only */
 	const uint8_t *cmp;    /* compare with this memory instead */
 	const uint64_t *list;  /* chunks to visit; NULL: all */
+	struct snap_verify_memo *memo;  /* verify only: skip chunks seen good */
 	bool dst_is_zeroed, deep;
 	struct dec_worker *w;
 	atomic_int why_taken;
@@ -54,11 +55,8 @@ static int differs(struct dec *d, uint64_t k)
 	return 1;
 }
 
-static int dec_chunk(void *arg, int wi, uint64_t i)
+static int dec_one(struct dec *d, struct dec_worker *w, uint64_t k)
 {
-	struct dec *d = arg;
-	struct dec_worker *w = &d->w[wi];
-	uint64_t k = d->list ? d->list[i] : i;
 	const struct snap_disk_chunk *c = &d->im->chunks[k];
 	uint64_t n = snap_chunk_len(d->im->img, k);
 	uint64_t at = k * d->im->img->chunk_size;
@@ -110,6 +108,32 @@ static int dec_chunk(void *arg, int wi, uint64_t i)
 	return 0;
 }
 
+/* With a memo (verify only), a stored or referenced chunk whose bytes
+ * were already found good in this run is not read again; one found bad is
+ * not recorded, so every generation referring to it fails the same way. */
+static int dec_chunk(void *arg, int wi, uint64_t i)
+{
+	struct dec *d = arg;
+	uint64_t k = d->list ? d->list[i] : i;
+	const struct snap_disk_chunk *c = &d->im->chunks[k];
+	if (!d->memo || c->kind == SNAP_CHUNK_ZERO)
+		return dec_one(d, &d->w[wi], k);
+	struct snap_memo_key key = { .gen = d->r->hdr.generation, .k = k,
+		.offset = c->offset, .checksum = c->checksum,
+		.stored_len = c->stored_len, .image = d->im->img->name };
+	if (c->kind == SNAP_CHUNK_PREV) {
+		if (!d->im->prev || !d->im->prev[k].src)
+			return dec_one(d, &d->w[wi], k);   /* fails */
+		key.gen = c->offset;
+		key.offset = d->im->prev[k].offset;
+	}
+	if (snap_memo_seen(d->memo, &key, d->deep))
+		return 0;
+	int rc = dec_one(d, &d->w[wi], k);
+	snap_memo_checked(d->memo, &key, d->deep, rc == 0);
+	return rc;
+}
+
 static int run_image(struct dec *d, uint64_t m, int threads,
 		     snap_progress_fn progress, void *ctx)
 {
@@ -150,11 +174,11 @@ static int run_image(struct dec *d, uint64_t m, int threads,
 }
 
 int snap_verify_chunks(struct snap_reader *r, int threads, bool deep,
-		       char why[SNAP_ERR_LEN])
+		       struct snap_verify_memo *memo, char why[SNAP_ERR_LEN])
 {
 	for (uint32_t i = 0; i < r->n_images; i++) {
 		struct dec d = { .r = r, .im = &r->images[i], .deep = deep,
-				 .why = why };
+				 .memo = memo, .why = why };
 		if (run_image(&d, d.im->img->n_chunks, threads, NULL, NULL))
 			return -1;
 	}

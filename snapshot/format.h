@@ -159,6 +159,20 @@ struct snap_reader *snap_open_file(const char *dir, uint64_t gen,
 				   enum snap_open_mode mode,
 				   enum snap_fail *fail,
 				   char why[SNAP_ERR_LEN]);
+/* The CLI's variants: chunks already verified in this run (memo, see
+ * verify_memo.c) are not read again; memo NULL: like snap_open_file and
+ * snap_open. snap_open, snap_open_generation and snap_get_memory never
+ * use a memo. */
+struct snap_verify_memo;
+struct snap_reader *snap_open_file_memo(const char *dir, uint64_t gen,
+					enum snap_open_mode mode,
+					struct snap_verify_memo *memo,
+					enum snap_fail *fail,
+					char why[SNAP_ERR_LEN]);
+struct snap_reader *snap_open_memo(const char *dir,
+				   struct snap_verify_memo *memo,
+				   char err[SNAP_ERR_LEN],
+				   char note[SNAP_ERR_LEN]);
 /* "is damaged", "cannot be read", ... for messages. */
 const char *snap_fail_words(enum snap_fail f);
 int snap_image_count(struct snap_reader *r);
@@ -166,4 +180,15 @@ int snap_section_count(struct snap_reader *r);
 const char *snap_section_name(struct snap_reader *r, int i);
 uint64_t snap_created_ns(struct snap_reader *r);
 void snap_image_info(struct snap_reader *r, int i, struct snap_image_info *o);
+
+/* ---- verify_memo.c: chunks verified once per CLI run ---- */
+/* NULL when out of memory (the run then verifies everything). */
+struct snap_verify_memo *snap_memo_new(void);
+void snap_memo_free(struct snap_verify_memo *m);
+/* Chunk verifications (stored bytes read and checked) done through m. */
+uint64_t snap_memo_checks(const struct snap_verify_memo *m);
+
+/* ---- cli.c ---- */
+/* Chunk verifications performed by the last snap_cli_main run (tests). */
+uint64_t snap_cli_chunk_checks(void);
 #endif

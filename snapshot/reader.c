@@ -385,6 +385,7 @@ enum snap_fail snap_resolve_prev(struct snap_reader *r, struct rimage *im,
 static struct snap_reader *open_src(struct snap_src src, const char *dir,
 				    uint64_t expect_gen,
 				    enum snap_open_mode mode,
+				    struct snap_verify_memo *memo,
 				    enum snap_fail *fail, char *why)
 {
 	struct snap_reader *r = calloc(1, sizeof(*r));
@@ -409,7 +410,7 @@ static struct snap_reader *open_src(struct snap_src src, const char *dir,
 		f = snap_resolve_prev(r, NULL, why);
 	if (!f && mode != SNAP_OPEN_INDEX &&
 	    snap_verify_chunks(r, snap_default_threads(),
-			       mode == SNAP_OPEN_DEEP, why))
+			       mode == SNAP_OPEN_DEEP, memo, why))
 		f = SNAP_DAMAGED;
 	*fail = f;
 	if (f) {
@@ -423,6 +424,15 @@ struct snap_reader *snap_open_file(const char *dir, uint64_t gen,
 				   enum snap_open_mode mode,
 				   enum snap_fail *fail,
 				   char why[SNAP_ERR_LEN])
+{
+	return snap_open_file_memo(dir, gen, mode, NULL, fail, why);
+}
+
+struct snap_reader *snap_open_file_memo(const char *dir, uint64_t gen,
+					enum snap_open_mode mode,
+					struct snap_verify_memo *memo,
+					enum snap_fail *fail,
+					char why[SNAP_ERR_LEN])
 {
 	char path[PATH_MAX + 32];
 	snap_gen_path(path, sizeof(path), dir, gen, false);
@@ -442,7 +452,7 @@ struct snap_reader *snap_open_file(const char *dir, uint64_t gen,
 	if (mode != SNAP_OPEN_INDEX)
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	struct snap_src src = { .fd = fd, .size = (uint64_t)st.st_size };
-	return open_src(src, dir, gen, mode, fail, why);
+	return open_src(src, dir, gen, mode, memo, fail, why);
 }
 
 /* No directory: PREV chunks cannot be resolved (nothing here ever touches
@@ -453,8 +463,8 @@ struct snap_reader *snap_open_buffer(const void *buf, size_t len,
 	enum snap_fail f;
 	struct snap_src src = { .fd = -1, .buf = buf, .size = len };
 	char why[SNAP_ERR_LEN];
-	struct snap_reader *r = open_src(src, NULL, 0, SNAP_OPEN_VERIFY, &f,
-					 why);
+	struct snap_reader *r = open_src(src, NULL, 0, SNAP_OPEN_VERIFY, NULL,
+					 &f, why);
 	if (!r)
 		snap_errf(err, "session buffer: %s", why);
 	return r;
@@ -497,6 +507,14 @@ static const char *fail_fix(enum snap_fail f, const char *dir)
 struct snap_reader *snap_open(const char *dir, char err[SNAP_ERR_LEN],
 			      char note[SNAP_ERR_LEN])
 {
+	return snap_open_memo(dir, NULL, err, note);
+}
+
+struct snap_reader *snap_open_memo(const char *dir,
+				   struct snap_verify_memo *memo,
+				   char err[SNAP_ERR_LEN],
+				   char note[SNAP_ERR_LEN])
+{
 	if (note)
 		note[0] = 0;
 	uint64_t *gens;
@@ -525,7 +543,8 @@ struct snap_reader *snap_open(const char *dir, char err[SNAP_ERR_LEN],
 	for (i = 0; i < n && !r; i++) {
 		enum snap_fail f;
 		char *why = i == 0 ? why0 : i == 1 ? why1 : whyn;
-		r = snap_open_file(dir, gens[i], SNAP_OPEN_VERIFY, &f, why);
+		r = snap_open_file_memo(dir, gens[i], SNAP_OPEN_VERIFY, memo,
+					&f, why);
 		if (i == 0)
 			f0 = f;
 		else if (i == 1 && !r)

@@ -53,9 +53,23 @@ const uint8_t *snap_src_view(const struct snap_src *s, uint64_t off,
 /* Byte length of chunk k of an image. */
 uint64_t snap_chunk_len(const struct snap_disk_image *img, uint64_t k);
 /* Checks every chunk's stored checksum (and, when deep, decompresses it);
- * 0 or -1 with why set. PREV chunks must be resolved. */
+ * 0 or -1 with why set. PREV chunks must be resolved. memo (may be NULL):
+ * chunks it holds are skipped, chunks found good are added. */
 int snap_verify_chunks(struct snap_reader *r, int threads, bool deep,
-		       char why[SNAP_ERR_LEN]);
+		       struct snap_verify_memo *memo, char why[SNAP_ERR_LEN]);
+/* A physically stored chunk: chunk k of image `image` stored in generation
+ * gen's file at offset (for a PREV chunk: the owner's). */
+struct snap_memo_key {
+	uint64_t gen, k, offset, checksum;
+	uint32_t stored_len;
+	const char *image;
+};
+/* True when key was recorded good (deep: and decompressed). */
+bool snap_memo_seen(struct snap_verify_memo *m,
+		    const struct snap_memo_key *key, bool deep);
+/* Counts one verification of key; records it when good. Thread-safe. */
+void snap_memo_checked(struct snap_verify_memo *m,
+		       const struct snap_memo_key *key, bool deep, bool good);
 /* Resolves the PREV chunks of image im (all images when NULL) against the
  * owner generations in r->dir (opened index-only, cached in r): the owner
  * must exist, be older, and hold the same image with a ZSTD/RAW chunk k of
