@@ -115,12 +115,7 @@ static uint64_t stored_at(const char *dir, uint64_t gen, uint64_t k)
 
 static void flip(const char *path, uint64_t off)
 {
-	int fd = open(path, O_RDWR);
-	uint8_t b = 0;
-	CHECK(pread(fd, &b, 1, (off_t)off) == 1);
-	b ^= 0x20;
-	CHECK(pwrite(fd, &b, 1, (off_t)off) == 1);
-	close(fd);
+	CHECK(t_flip(path, off, 0x20));
 }
 
 static uint8_t *m1, *m2, *m3;

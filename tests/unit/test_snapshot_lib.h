@@ -130,14 +130,18 @@ static __attribute__((unused)) bool t_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* Runs snap_cli_main with stdout/stderr silenced; returns its exit code. */
-static __attribute__((unused)) int t_cli(const char *cmd, const char *dir)
+/* Runs snap_cli_main(cmd, dir) with stderr silenced and stdout captured
+ * into out (n bytes, NUL-terminated), or silenced too when out is NULL;
+ * returns its exit code. */
+static __attribute__((unused)) int t_cli_out(const char *cmd, const char *dir,
+					     char *out, size_t n)
 {
 	char *argv[] = { (char *)cmd, (char *)dir, NULL };
+	FILE *tmp = out ? tmpfile() : NULL;
 	fflush(stdout);
 	fflush(stderr);
 	int o = dup(1), e = dup(2), nul = open("/dev/null", O_WRONLY);
-	dup2(nul, 1);
+	dup2(tmp ? fileno(tmp) : nul, 1);
 	dup2(nul, 2);
 	int rc = snap_cli_main(dir ? 2 : 1, argv);
 	fflush(stdout);
@@ -147,6 +151,30 @@ static __attribute__((unused)) int t_cli(const char *cmd, const char *dir)
 	close(o);
 	close(e);
 	close(nul);
+	if (tmp) {
+		rewind(tmp);
+		size_t got = fread(out, 1, n - 1, tmp);
+		out[got] = 0;
+		fclose(tmp);
+	}
 	return rc;
+}
+
+static __attribute__((unused)) int t_cli(const char *cmd, const char *dir)
+{
+	return t_cli_out(cmd, dir, NULL, 0);
+}
+
+/* Flips the bits of mask in the byte at off; false when it cannot. */
+static __attribute__((unused)) bool t_flip(const char *path, uint64_t off, uint8_t mask)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b = 0;
+	bool ok = fd >= 0 && pread(fd, &b, 1, (off_t)off) == 1;
+	b ^= mask;
+	ok = ok && pwrite(fd, &b, 1, (off_t)off) == 1;
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 #endif

@@ -86,29 +86,9 @@ static void count_chunks(const char *dir, uint64_t *stored, uint64_t *nonzero)
 	}
 }
 
-/* Runs snap_cli_main(cmd, dir) with stdout captured into out. */
 static int cli_out(const char *cmd, const char *dir, char *out, size_t n)
 {
-	char *argv[] = { (char *)cmd, (char *)dir, NULL };
-	FILE *tmp = tmpfile();
-	fflush(stdout);
-	fflush(stderr);
-	int o = dup(1), e = dup(2), nul = open("/dev/null", O_WRONLY);
-	dup2(fileno(tmp), 1);
-	dup2(nul, 2);
-	int rc = snap_cli_main(2, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(o, 1);
-	dup2(e, 2);
-	close(o);
-	close(e);
-	close(nul);
-	rewind(tmp);
-	size_t got = fread(out, 1, n - 1, tmp);
-	out[got] = 0;
-	fclose(tmp);
-	return rc;
+	return t_cli_out(cmd, dir, out, n);
 }
 
 /* What verify printed before the memo: each generation opened deep on
@@ -159,12 +139,7 @@ static uint64_t stored_at(const char *dir, uint64_t gen, uint64_t k)
 
 static void flip(const char *path, uint64_t off)
 {
-	int fd = open(path, O_RDWR);
-	uint8_t b = 0;
-	CHECK(pread(fd, &b, 1, (off_t)off) == 1);
-	b ^= 0x40;
-	CHECK(pwrite(fd, &b, 1, (off_t)off) == 1);
-	close(fd);
+	CHECK(t_flip(path, off, 0x40));
 }
 
 static char got[16384], want[16384];
