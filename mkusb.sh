@@ -41,6 +41,9 @@ Debian's kernel: a clock and a counter on the console, and a shell):
   --cmdline STR      guest kernel command line (default "console=ttyS0 quiet")
   --mem SIZE         guest RAM (default 512M)
   --cpus N           guest virtual CPUs (default 2)
+  --autosave MIN     also save the session every MIN minutes while it runs
+                     (decimals allowed; default off): a pulled stick loses
+                     at most that much work (tabi.conf's AUTOSAVE=)
 
 Also:
   --tabi FILE        the VMM binary (default build/tabi; static)
@@ -65,7 +68,7 @@ info() { [ -n "${QUIET:-}" ] || echo "$ME: $*"; }
 
 # ---- options -------------------------------------------------------------------
 IMAGE=""; DEVICE=""; SIZE=""; UPDATE=0; YES=0; FORCE=0
-G_KERNEL=""; G_INITRD=""; G_DISKS=""; G_CMDLINE=""; G_MEM=""; G_CPUS=""; GUEST_SET=0
+G_KERNEL=""; G_INITRD=""; G_DISKS=""; G_CMDLINE=""; G_MEM=""; G_CPUS=""; G_AUTOSAVE=""; GUEST_SET=0
 TABI_BIN=$ROOT/build/tabi; HOST_APPEND=""
 need_arg() { [ $# -ge 2 ] && [ -n "$2" ] || bad "$1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -87,6 +90,7 @@ $2"; GUEST_SET=1; shift 2;;
 	--cmdline) need_arg "$@"; G_CMDLINE=$2; GUEST_SET=1; shift 2;;
 	--mem) need_arg "$@"; G_MEM=$2; GUEST_SET=1; shift 2;;
 	--cpus) need_arg "$@"; G_CPUS=$2; GUEST_SET=1; shift 2;;
+	--autosave) need_arg "$@"; G_AUTOSAVE=$2; GUEST_SET=1; shift 2;;
 	--tabi) need_arg "$@"; TABI_BIN=$2; shift 2;;
 	--host-append) need_arg "$@"; HOST_APPEND=$2; shift 2;;
 	*) bad "unknown option '$1'";;
@@ -125,6 +129,11 @@ fi
 if [ -n "$G_CPUS" ]; then
 	case "$G_CPUS" in *[!0-9]*|0*) bad "--cpus '$G_CPUS' is not a number from 1 to 64";; esac
 	[ "$G_CPUS" -le 64 ] || bad "--cpus '$G_CPUS' is not a number from 1 to 64"
+fi
+if [ -n "$G_AUTOSAVE" ]; then
+	case "$G_AUTOSAVE" in *[!0-9.]*|.|*.*.*) bad "--autosave '$G_AUTOSAVE' is not a number of minutes like 5 or 0.5";; esac
+	awk -v m="$G_AUTOSAVE" 'BEGIN { exit !(m == 0 || (m >= 0.05 && m <= 1440)) }' ||
+		bad "--autosave '$G_AUTOSAVE' is out of range (0 = off, or 0.05 to 1440 minutes)"
 fi
 [ -n "$G_KERNEL" ] && [ ! -f "$G_KERNEL" ] && die "--guest-kernel: no such file: $G_KERNEL"
 [ -n "$G_INITRD" ] && [ ! -f "$G_INITRD" ] && die "--guest-initrd: no such file: $G_INITRD"
@@ -266,7 +275,7 @@ stage_data() {
 		echo "CMDLINE=$(q "${G_CMDLINE:-console=ttyS0 quiet}")"
 		echo "MEM=${G_MEM:-512M}"
 		echo "CPUS=${G_CPUS:-2}"
-		echo "AUTOSAVE="
+		echo "AUTOSAVE=$G_AUTOSAVE"
 	} >"$d/tabi.conf"
 	find "$d" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 }

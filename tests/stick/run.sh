@@ -6,7 +6,10 @@
 #   the journey: PC A (SeaBIOS, EPYC) runs the guest, the power button freezes
 #   it onto the stick; PC B (OVMF, Opteron_G4) resumes it: the counter goes on,
 #   a 16 MiB memory checksum and a token on the guest disk are unchanged; the
-#   guest powers off, the session ends and the PC powers off.
+#   guest powers off, the session ends and the PC powers off;
+#   autosave and a pull: a stick made with --autosave saves while the guest
+#   runs (the second save incremental); PC C is killed (the stick pulled)
+#   right after a save, and PC D resumes exactly that save.
 #   tests/stick/run.sh [--quick]    (--quick: no QEMU boots)
 # Prints "CHECK name PASS|FAIL ..." per check, then "N passed, N failed".
 set -u
@@ -50,7 +53,7 @@ fi
 # ---- options -------------------------------------------------------------------------
 out=$("$MK" --help 2>&1); rc=$?
 miss=""
-for o in --image --size --device --update --yes --force --guest-kernel --guest-initrd --guest-disk --cmdline --mem --cpus; do
+for o in --image --size --device --update --yes --force --guest-kernel --guest-initrd --guest-disk --cmdline --mem --cpus --autosave; do
 	echo "$out" | grep -q -- "$o" || miss="$miss $o"
 done
 check help "rc=$rc, missing:$miss" test $rc = 0 -a -z "$miss"
@@ -124,9 +127,10 @@ mkdir -p "$T/extra/tests"; cp "$STICK_DIR/guest-journey.sh" "$T/extra/tests/stic
 cat "$T/demo.cpio.gz" "$T/extra.cpio.gz" >"$T/guest.cpio.gz"
 truncate -s 16M "$T/gdisk.img"
 mkimg() {
-	"$MK" --image "$1" --size 1G --guest-kernel "$GK" --guest-initrd "$T/guest.cpio.gz" \
+	_img=$1; shift
+	"$MK" --image "$_img" --size 1G --guest-kernel "$GK" --guest-initrd "$T/guest.cpio.gz" \
 		--guest-disk "$T/gdisk.img" --cmdline "console=ttyS0 quiet tabi.test=stick-journey" \
-		--mem 256M --cpus 2 --host-append "tabi.onerror=poweroff tabi.wait=60"
+		--mem 256M --cpus 2 --host-append "tabi.onerror=poweroff tabi.wait=60" "$@"
 }
 IMG=$OUT/test.img
 t=$(date +%s)
@@ -285,4 +289,38 @@ else
 	pc_kill B
 fi
 log "PC B: done after $(elapsed "$t")s"
+
+# ---- autosave and a pull --------------------------------------------------------------
+IMG2=$OUT/autosave.img
+mkimg "$IMG2" --autosave 0.25 >"$T/mk3.log" 2>&1; rc=$?
+conf=$(debugfs -R "cat /tabi.conf" "$IMG2?offset=$P2" 2>/dev/null)
+c=0; [ $rc = 0 ] && echo "$conf" | grep -q '^AUTOSAVE=0.25$' && c=1
+check autosave_conf "rc=$rc: $(tail -n1 "$T/mk3.log"); $(echo "$conf" | grep AUTOSAVE)" test $c = 1
+log "PC C: SeaBIOS, EPYC, AUTOSAVE=0.25 (log $OUT/C.log)"
+t=$(now)
+pc_start C bios "EPYC,+svm,+npt" "$IMG2"
+pc_wait C "GUEST: tick=3" 240
+memsum=$(pc_val C memsum); token=$(pc_val C token)
+pc_wait C "autosaved generation 2" 180; rc=$?
+# The stick is pulled right after the second save: no clean shutdown.
+kill -KILL "$(cat "$OUT/C.pid")" 2>/dev/null; pc_wait_exit C 20
+saved=$(pc_console C | awk '/GUEST: tick=/ { sub(/.*GUEST: tick=/, ""); t = $1 + 0 } /autosaved generation 2/ { print t; exit }')
+inc=$(pc_console C | grep -a "generation 2 is incremental" | head -n1)
+check autosave_incremental "second save seen: $([ $rc = 0 ] && echo yes || echo no); '${inc:-no incremental line}'" test $rc = 0 -a -n "$inc"
+log "PC C: pulled after $(elapsed "$t")s, right after generation 2 (guest tick $saved)"
+log "PC D: OVMF, $PC_B_CPU (log $OUT/D.log)"
+t=$(now)
+pc_start D uefi "$PC_B_CPU" "$IMG2"
+pc_wait D "resuming the session" 180
+pc_wait D "GUEST: tick=[0-9]" 240
+first=$(pc_console D | sed -n 's/.*GUEST: tick=\([0-9]*\).*/\1/p' | head -n1)
+check autosave_pull_resumes "first tick on D '$first', last tick before the save on C '$saved'" test -n "$saved" -a "$first" = $((saved + 1))
+pc_wait D "GUEST: check_done=([0-9]+)" 120
+dcheck() { pc_console D | sed -n "s/.*GUEST: $1=\([^ ]*\).*/\1/p" | head -n1; }
+check autosave_pull_memory "memsum $(dcheck check_memsum) vs $memsum" test -n "$memsum" -a "$(dcheck check_memsum)" = "$memsum"
+check autosave_pull_disk "token $(dcheck check_token) vs $token" test -n "$token" -a "$(dcheck check_token)" = "$token"
+pc_power D
+power_freeze_check autosave_power_button_freeze D
+pc_kill D
+log "PC D: done after $(elapsed "$t")s"
 finish
