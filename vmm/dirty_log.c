@@ -15,25 +15,6 @@ static uint64_t words(uint64_t bits)
 	return (bits + 63) / 64;
 }
 
-uint32_t dirty_log_slot_flags(const struct vm *vm)
-{
-	return vm->cfg.track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0;
-}
-
-/* Slot 0 maps the low RAM at host offset 0, slot 1 the RAM above 4 GiB
- * right after it (guest_memory.h). */
-static int set_slot_flags(struct vm *vm, int slot, uint32_t flags)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = (uint32_t)slot, .flags = flags,
-		.guest_phys_addr = slot ? GM_HIGH_START : 0,
-		.memory_size = slot ? vm->mem.high_size : vm->mem.low_size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host +
-				  (slot ? vm->mem.low_size : 0),
-	};
-	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
-}
-
 int dirty_log_start(struct vm *vm, uint64_t base_gen, char err[256])
 {
 	struct dirty_log *d = &vm->dirty;
@@ -49,14 +30,13 @@ int dirty_log_start(struct vm *vm, uint64_t base_gen, char err[256])
 			return -1;
 		}
 		if (!vm->cfg.track_dirty) {
-			for (int s = 0; s < (vm->mem.high_size ? 2 : 1); s++)
-				if (set_slot_flags(vm, s, KVM_MEM_LOG_DIRTY_PAGES) < 0) {
-					snprintf(err, 256, "KVM cannot track dirty pages: %s",
-						 strerror(errno));
-					free(vmm);
-					dirty_log_free(vm);
-					return -1;
-				}
+			if (vm_map_ram(vm, KVM_MEM_LOG_DIRTY_PAGES) < 0) {
+				snprintf(err, 256, "KVM cannot track dirty pages: %s",
+					 strerror(errno));
+				free(vmm);
+				dirty_log_free(vm);
+				return -1;
+			}
 			vm->cfg.track_dirty = true;
 		}
 		vm->mem.vmm_dirty = vmm;

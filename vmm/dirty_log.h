@@ -19,10 +19,6 @@ struct dirty_log {
 	uint64_t *scratch;   /* one KVM_GET_DIRTY_LOG bitmap */
 };
 
-/* Memory-slot flags to create the slots with when tracking should cover
- * everything from the VM's creation (a resume: KVM's own writes while
- * state is restored count too). */
-uint32_t dirty_log_slot_flags(const struct vm *vm);
 /* Starts tracking relative to generation base_gen: turns on KVM's dirty
  * log for the RAM slots if it is not on yet and makes gm_ptr_write mark
  * pages. vCPUs must be parked (or not started). -1 with err. */

@@ -113,6 +113,22 @@ static void on_request(void *opaque, enum vm_request req)
 	vm_request_stop(opaque, req == VM_REQ_POWEROFF ? VM_STOP_POWEROFF : VM_STOP_REBOOT);
 }
 
+int vm_map_ram(struct vm *vm, uint32_t flags)
+{
+	for (int slot = 0; slot < (vm->mem.high_size ? 2 : 1); slot++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = (uint32_t)slot, .flags = flags,
+			.guest_phys_addr = slot ? GM_HIGH_START : 0,
+			.memory_size = slot ? vm->mem.high_size : vm->mem.low_size,
+			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host +
+					  (slot ? vm->mem.low_size : 0),
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int setup_memory(struct vm *vm, char err[256])
 {
 	uint64_t size = vm->cfg.mem_bytes;
@@ -140,25 +156,8 @@ static int setup_memory(struct vm *vm, char err[256])
 	 * on free huge pages for long stretches; THP still applies where the
 	 * host's policy is "always". */
 	gm_layout(&vm->mem, host, size);
-	struct kvm_userspace_memory_region low = {
-		.slot = 0, .flags = dirty_log_slot_flags(vm),
-		.guest_phys_addr = 0, .memory_size = vm->mem.low_size,
-		.userspace_addr = (uint64_t)(uintptr_t)host,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low) < 0)
-		goto fail;
-	if (vm->mem.high_size) {
-		struct kvm_userspace_memory_region high = {
-			.slot = 1, .flags = dirty_log_slot_flags(vm),
-			.guest_phys_addr = GM_HIGH_START,
-			.memory_size = vm->mem.high_size,
-			.userspace_addr = (uint64_t)(uintptr_t)host + vm->mem.low_size,
-		};
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &high) < 0)
-			goto fail;
-	}
-	return 0;
-fail:
+	if (vm_map_ram(vm, vm->cfg.track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0) == 0)
+		return 0;
 	snprintf(err, 256, "KVM refused %llu MiB of guest memory: %s — choose a "
 		 "smaller --mem", (unsigned long long)(size >> 20), strerror(errno));
 	return -1;
@@ -337,12 +336,14 @@ static void park(struct vcpu *v)
 	}
 }
 
-static void set_error(struct vm *vm, const char *msg)
+/* Stops the VM for why (an error or a crash) with msg as the reason the
+ * user sees, unless another stop came first. */
+static void set_error(struct vm *vm, enum vm_stop why, const char *msg)
 {
 	int expect = VM_RUNNING;
-	if (atomic_compare_exchange_strong(&vm->stop, &expect, VM_STOP_ERROR))
+	if (atomic_compare_exchange_strong(&vm->stop, &expect, (int)why))
 		snprintf(vm->error, sizeof(vm->error), "%s", msg);
-	vm_request_stop(vm, VM_STOP_ERROR);
+	vm_request_stop(vm, why);
 }
 
 static void handle_io(struct vcpu *v)
@@ -375,7 +376,7 @@ static void *vcpu_thread(void *arg)
 			}
 			snprintf(msg, sizeof(msg), "vCPU %d stopped: KVM_RUN failed: %s",
 				 v->index, strerror(errno));
-			set_error(vm, msg);
+			set_error(vm, VM_STOP_ERROR, msg);
 			break;
 		}
 		switch (v->run->exit_reason) {
@@ -393,10 +394,7 @@ static void *vcpu_thread(void *arg)
 			unsigned long long rip = ioctl(v->fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
 			snprintf(msg, sizeof(msg), "the guest crashed (vCPU %d triple fault at "
 				 "RIP 0x%llx)", v->index, rip);
-			int expect = VM_RUNNING;
-			if (atomic_compare_exchange_strong(&vm->stop, &expect, VM_STOP_CRASH))
-				snprintf(vm->error, sizeof(vm->error), "%s", msg);
-			vm_request_stop(vm, VM_STOP_CRASH);
+			set_error(vm, VM_STOP_CRASH, msg);
 			break;
 		}
 		case KVM_EXIT_SYSTEM_EVENT:
@@ -409,17 +407,17 @@ static void *vcpu_thread(void *arg)
 			snprintf(msg, sizeof(msg), "vCPU %d could not enter the guest "
 				 "(hardware reason 0x%llx)", v->index,
 				 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
-			set_error(vm, msg);
+			set_error(vm, VM_STOP_ERROR, msg);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
 			snprintf(msg, sizeof(msg), "vCPU %d: KVM internal error %u",
 				 v->index, v->run->internal.suberror);
-			set_error(vm, msg);
+			set_error(vm, VM_STOP_ERROR, msg);
 			break;
 		default:
 			snprintf(msg, sizeof(msg), "vCPU %d: unexpected exit %u", v->index,
 				 v->run->exit_reason);
-			set_error(vm, msg);
+			set_error(vm, VM_STOP_ERROR, msg);
 			break;
 		}
 	}

@@ -39,7 +39,9 @@ struct vm_config {
 	unsigned autosave_s;   /* periodic save interval in seconds, 0 = off */
 	char session_dir[4096]; /* not stored: where the session lives now */
 	uint32_t tsc_khz;   /* resume: the session's TSC rate; 0 = host's */
-	bool track_dirty;   /* not stored: RAM slots log dirty pages */
+	bool track_dirty;   /* not stored: RAM slots log dirty pages (from creation
+	                     * on a resume, so KVM's writes while state is
+	                     * restored count too) */
 };
 
 enum vm_stop {
@@ -94,6 +96,9 @@ struct vm {
  * Returns -1 with a one-line error in err. */
 int vm_create(struct vm *vm, const struct vm_config *cfg,
 	      const struct cpu_model *cpuid_model, char err[256]);
+/* (Re)maps guest RAM into KVM's memory slots (low part at 0, the rest
+ * above 4 GiB) with the given slot flags. -1 with errno. */
+int vm_map_ram(struct vm *vm, uint32_t flags);
 /* Sets up vCPU 0 for the 64-bit Linux entry. */
 int vm_setup_boot_cpu(struct vm *vm, uint64_t entry, uint64_t boot_params,
 		      char err[256]);
