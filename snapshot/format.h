@@ -109,8 +109,6 @@ int snap_par_run(int threads, uint64_t n, snap_par_fn fn, void *arg,
 /* Committed generation numbers in dir, newest first. Returns the count
  * (0 for none) or -1 with errno set when dir cannot be read. */
 int snap_list_gens(const char *dir, uint64_t **gens);
-void snap_gen_path(char *out, size_t n, const char *dir, uint64_t gen,
-		   bool tmp);
 
 /* ---- writer.c: the file being written ---- */
 struct snap_out {

@@ -81,6 +81,10 @@ int snap_list_generations(const char *dir, uint64_t **gens);
 /* Opens one committed generation, every checksum verified; NULL with err. */
 struct snap_reader *snap_open_generation(const char *dir, uint64_t gen,
 					 char err[SNAP_ERR_LEN]);
+/* Path of generation gen's file in dir (tmp: the name it is written under
+ * before its commit). */
+void snap_gen_path(char *out, size_t n, const char *dir, uint64_t gen,
+		   bool tmp);
 /* Removes one generation and syncs the directory. */
 int snap_remove_generation(const char *dir, uint64_t gen);
 

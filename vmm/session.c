@@ -500,7 +500,7 @@ static int write_generation(struct vm *vm, const char *dir, bool ended,
 	if (pl && pl->parent) {
 		char path[4200];
 		struct stat st;
-		snprintf(path, sizeof(path), "%s/gen-%08llu.tabi", dir, (unsigned long long)gen);
+		snap_gen_path(path, sizeof(path), dir, gen, false);
 		fprintf(stderr, "tabi: generation %llu is incremental: %llu of %llu memory "
 			"chunks changed since generation %llu; %.1f MiB written\n",
 			(unsigned long long)gen, (unsigned long long)stored,
