@@ -262,11 +262,18 @@ static int check_clean(struct snap_writer *w, const char *name,
 	return rc;
 }
 
-static int put_image(struct snap_writer *w, const char *name,
-		     const void *mem, uint64_t len,
-		     struct snap_reader *parent, const uint64_t *changed,
-		     bool verify_clean, int threads,
-		     snap_progress_fn progress, void *ctx, uint64_t *stored)
+/* changed NULL: every chunk changed. */
+static bool is_changed(const uint64_t *changed, uint64_t k)
+{
+	return !changed || (changed[k / 64] >> (k % 64) & 1);
+}
+
+int snap_put_memory_since(struct snap_writer *w, const char *name,
+			  const void *mem, uint64_t len,
+			  struct snap_reader *parent, const uint64_t *changed,
+			  bool verify_clean, int threads,
+			  snap_progress_fn progress, void *ctx,
+			  uint64_t *stored)
 {
 	if (stored)
 		*stored = 0;
@@ -281,8 +288,6 @@ static int put_image(struct snap_writer *w, const char *name,
 	struct wimage *ni = realloc(w->images,
 				    (w->n_images + 1) * sizeof(*ni));
 	struct snap_disk_chunk *chunks = calloc(n ? n : 1, sizeof(*chunks));
-	/* Incremental: changed chunks to store, then the ones taken from
-	 * the parent (one array, both ascending). */
 	uint64_t *list = pi ? malloc((n ? n : 1) * sizeof(*list)) : NULL;
 	if (ni)
 		w->images = ni;
@@ -295,13 +300,17 @@ static int put_image(struct snap_writer *w, const char *name,
 	}
 	if (threads <= 0)
 		threads = snap_default_threads();
-	uint64_t m = 0, clean = n;
-	for (uint64_t k = 0; pi && k < n; k++) {
-		if (!changed || (changed[k / 64] >> (k % 64) & 1)) {
+	/* Incremental: list holds the changed chunks to store, then the
+	 * clean ones taken from the parent, each part ascending. */
+	uint64_t m = 0;
+	for (uint64_t k = 0; pi && k < n; k++)
+		if (is_changed(changed, k))
 			list[m++] = k;
+	uint64_t clean = m;
+	for (uint64_t k = 0; pi && k < n; k++) {
+		if (is_changed(changed, k))
 			continue;
-		}
-		list[--clean] = k;
+		list[clean++] = k;
 		const struct snap_disk_chunk *pc = &pi->chunks[k];
 		struct snap_disk_chunk *c = &chunks[k];
 		memset(c, 0, sizeof(*c));
@@ -316,17 +325,8 @@ static int put_image(struct snap_writer *w, const char *name,
 			c->checksum = pc->checksum;
 		}
 	}
-	if (pi) {
-		/* The clean part was filled from the end: make it ascending. */
-		for (uint64_t a = clean, b = n - 1; a < b; a++, b--) {
-			uint64_t t = list[a];
-			list[a] = list[b];
-			list[b] = t;
-		}
-	}
-	if (pi && verify_clean && clean < n &&
-	    check_clean(w, name, parent, mem, list + clean, n - clean,
-			threads)) {
+	if (pi && verify_clean && m < n &&
+	    check_clean(w, name, parent, mem, list + m, n - m, threads)) {
 		w->out.failed = true;
 		goto fail;
 	}
@@ -358,19 +358,8 @@ int snap_put_memory(struct snap_writer *w, const char *name, const void *mem,
 		    uint64_t len, int threads, snap_progress_fn progress,
 		    void *ctx)
 {
-	return put_image(w, name, mem, len, NULL, NULL, false, threads,
-			 progress, ctx, NULL);
-}
-
-int snap_put_memory_since(struct snap_writer *w, const char *name,
-			  const void *mem, uint64_t len,
-			  struct snap_reader *parent, const uint64_t *changed,
-			  bool verify_clean, int threads,
-			  snap_progress_fn progress, void *ctx,
-			  uint64_t *stored)
-{
-	return put_image(w, name, mem, len, parent, changed, verify_clean,
-			 threads, progress, ctx, stored);
+	return snap_put_memory_since(w, name, mem, len, NULL, NULL, false,
+				     threads, progress, ctx, NULL);
 }
 
 void snap_set_keep_from(struct snap_writer *w, uint64_t gen)
