@@ -493,6 +493,23 @@ static void free_writer(struct snap_writer *w)
 	free(w);
 }
 
+/* Fault injection for the pull test (tests/system/pull.sh): holds the
+ * commit between the rename and the directory fsync for
+ * TABI_FAULT_COMMIT_PAUSE_MS (at most 5 s), so that a pull aimed at the
+ * commit lands in its least durable moment rather than after tabi exits. */
+static void fault_commit_pause(void)
+{
+	const char *v = getenv("TABI_FAULT_COMMIT_PAUSE_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+	if (ms <= 0)
+		return;
+	if (ms > 5000)
+		ms = 5000;
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&t, &t) && errno == EINTR)
+		;
+}
+
 int snap_commit(struct snap_writer *w, char err[SNAP_ERR_LEN])
 {
 	if (w->out.failed || write_index(w)) {
@@ -514,6 +531,7 @@ int snap_commit(struct snap_writer *w, char err[SNAP_ERR_LEN])
 		snap_abort(w);
 		return -1;
 	}
+	fault_commit_pause();
 	int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd)) {
 		/* The rename happened but may not be durable yet: say so and

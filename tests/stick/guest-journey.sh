@@ -26,12 +26,12 @@ check() {
 	say check_done "$n"
 }
 say ready 1
+cmd_reader
 n=0
 while :; do
 	n=$((n + 1))
 	say tick "$n"
-	cmd=""
-	read -t 1 cmd
+	cmd_wait 1
 	# Every 5th tick, and on "check", re-read memory and disk.
 	case "$cmd" in *check*) check;; *poweroff*) say bye "$n"; break;; esac
 	[ $((n % 5)) = 0 ] && check

@@ -60,7 +60,8 @@ pc_start() {
 	cat "$_p.mon.out" >"$_p.monlog" &
 	# QEMU opens the pipes read-write; keep our ends open so writes never block.
 	now >"$_p.t0"
-	( "$QEMU" "$@" 2>"$_p.qemu.err" & echo $! >"$_p.pid"; wait $!; echo $? >"$_p.rc" ) &
+	# (the subshell's stderr: the shell's "Killed" when a test pulls the plug)
+	( "$QEMU" "$@" 2>"$_p.qemu.err" & echo $! >"$_p.pid"; wait $!; echo $? >"$_p.rc" ) 2>/dev/null &
 }
 
 # pc_running NAME

@@ -277,7 +277,14 @@ check journey_b_memory_unchanged "memsum $(bcheck check_memsum) vs $memsum" test
 check journey_b_disk_data "token $(bcheck check_token) vs $token" test -n "$token" -a "$(bcheck check_token)" = "$token"
 # Typing on the PC's keyboard reaches the guest: "poweroff" ends the session.
 pc_word B poweroff
-if pc_wait B "GUEST: bye=" 60; then
+typed=1
+# A key the outer QEMU drops under load is a test-rig fault, not tabi's: type
+# once more (and say so) before calling the keyboard path broken.
+if ! pc_wait B "GUEST: bye=" 30; then
+	log "PC B: no answer to 'poweroff' after 30s; typing it again"
+	pc_word B poweroff; typed=2
+fi
+if pc_wait B "GUEST: bye=" 30; then
 	pass journey_b_keyboard_input
 	pc_wait B "session has ended" 120 && pc_wait_exit B 60
 	check journey_b_guest_poweroff_ends "no session end + power off: $(pc_console B | grep -a 'tabi-stick' | tail -n1)" [ $? = 0 ]
@@ -285,7 +292,7 @@ if pc_wait B "GUEST: bye=" 60; then
 	n=$(gens "$IMG")
 	check journey_b_session_deleted "session still holds $n generations" test "$n" = 0
 else
-	fail journey_b_keyboard_input "the guest did not see 'poweroff' typed on the keyboard"
+	fail journey_b_keyboard_input "the guest did not see 'poweroff' typed on the keyboard ($typed times)"
 	pc_kill B
 fi
 log "PC B: done after $(elapsed "$t")s"

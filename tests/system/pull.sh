@@ -23,8 +23,9 @@
 # Boot 0 cold-boots the guest and runs freeze/resume cycles to completion; it
 # is the timeline the kill points are planned on. Boots 1..N are each killed
 # at a random moment measured from the host's first phase marker, aimed at a
-# phase chosen in turn (running, freezing, committing = right around the
-# rename: up to 0.05 s after the host saw the new generation's file, resuming)
+# phase chosen in turn (running, freezing, committing = up to 0.4 s after the
+# host saw the new generation's file, mostly between the rename and the
+# directory fsync, which the host holds open 0.3 s; resuming)
 # and classified by the last marker actually seen. Each
 # boot starts by verifying the previous pull (reported by the host script,
 # checked here). The last boot damages generations and powers the guest off.
@@ -184,13 +185,15 @@ while [ $i -le "$POINTS" ]; do
 	if alive && [ "$target" = committing ]; then
 		# Freeze times vary by seconds from boot to boot: react to the
 		# rename itself (the host's "committing" marker), then pull within
-		# 0.05 s: tabi exits some 30-60 ms after the rename (measured), so
-		# these land before or after its directory fsync and exit.
+		# 0.4 s. The host holds each commit 0.3 s between the rename and
+		# the directory fsync (TABI_FAULT_COMMIT_PAUSE_MS), then tabi drops
+		# old generations and exits some 30-60 ms later (measured): most
+		# pulls land before the fsync, some during the drop or the exit.
 		j=0
 		while alive && [ "$(grep -ac '^PULL: phase=committing' "$log")" -lt "$occ" ] && [ $j -lt 6000 ]; do
 			sleep 0.02; j=$((j + 1))
 		done
-		delay=$(awk -v r="$(rnd $((i * 3 + 2)))" 'BEGIN { printf "%.2f", r * 0.05 }')
+		delay=$(awk -v r="$(rnd $((i * 3 + 2)))" 'BEGIN { printf "%.2f", r * 0.4 }')
 		sleep "$delay"
 		if alive; then kill -9 "$QPID"; pulled=yes; fi
 		t_kill=$(nowf)

@@ -54,6 +54,7 @@ hist() {
 
 n=0
 wr 0
+cmd_reader
 while :; do
 	d=$(rd)
 	m=$(md5sum <$BUF | cut -d' ' -f1)
@@ -62,8 +63,7 @@ while :; do
 	wr_slot "$n"
 	wr "$n"
 	say n "$n"
-	cmd=""
-	read -r -t 1 cmd   # the console is a tty: a timeout, never end of input
+	cmd_wait 1
 	case "$cmd" in
 	off) say bye "$n"; sync; poweroff -f; sleep 10;;
 	esac

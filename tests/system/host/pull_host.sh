@@ -21,6 +21,9 @@
 # Incremental generations compare what they take from older ones with the
 # guest's memory: dirty tracking that missed a write fails the freeze.
 export TABI_CHECK_INCREMENTAL=1
+# Each commit holds 0.3 s between its rename and the directory fsync
+# (snapshot/writer.c): pulls aimed at "committing" land there.
+export TABI_FAULT_COMMIT_PAUSE_MS=300
 have_vmm || exit 1
 W=/tmp/pw; mkdir -p "$W"
 S=/data/s; D=/data/disk.img
