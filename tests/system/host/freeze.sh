@@ -248,19 +248,20 @@ g1=$(gens "$B" | tail -n1)
 free=$(df -k "$SM" | awk 'NR == 2 {print $4}')
 dd if=/dev/zero of="$SM/filler" bs=1024 count=$((free - 8192)) 2>/dev/null
 echo "HOST: space check: generation $g1 committed; $(df -k "$SM" | awk 'NR == 2 {print $4}') KiB left"
-dl=$(deadline 90)
-while ! grep -q 'autosave failed' "$W/fs.err" && fz_alive fs && before "$dl"; do usleep 300000; done
-msg=$(grep 'autosave failed' "$W/fs.err" | head -n1)
-n0=$(counters fs | tail -n1); sleep 4; n1=$(counters fs | tail -n1)
-c=0; echo "$msg" | grep -q 'not enough room' && [ "$n1" != "$n0" ] && fz_alive fs && c=1
-check fz_space_autosave "autosave on a full stick: '${msg:-no message}'; counter $n0 -> $n1 (must go on)" [ $c = 1 ]
+# refused_running CHECK WHAT DESC PATTERN: waits (90 s) for the guest fs's
+# first "WHAT failed" line, then passes when it matches PATTERN and the guest
+# is still running and counting 4 s later.
+refused_running() {
+	dl=$(deadline 90)
+	while ! grep -q "$2 failed" "$W/fs.err" && fz_alive fs && before "$dl"; do usleep 300000; done
+	msg=$(grep "$2 failed" "$W/fs.err" | head -n1)
+	n0=$(counters fs | tail -n1); sleep 4; n1=$(counters fs | tail -n1)
+	c=0; echo "$msg" | grep -q "$4" && [ "$n1" != "$n0" ] && fz_alive fs && c=1
+	check "$1" "$3: '${msg:-no message}'; counter $n0 -> $n1 (must go on)" [ $c = 1 ]
+}
+refused_running fz_space_autosave autosave "autosave on a full stick" 'not enough room'
 kill -TERM "$(fz_pid fs)"
-dl=$(deadline 90)
-while ! grep -q 'freeze failed' "$W/fs.err" && fz_alive fs && before "$dl"; do usleep 300000; done
-msg=$(grep 'freeze failed' "$W/fs.err" | head -n1)
-n0=$(counters fs | tail -n1); sleep 4; n1=$(counters fs | tail -n1)
-c=0; echo "$msg" | grep -q 'not enough room.*keeps running' && [ "$n1" != "$n0" ] && fz_alive fs && c=1
-check fz_space_sigterm "SIGTERM on a full stick: '${msg:-no message}'; counter $n0 -> $n1 (must go on)" [ $c = 1 ]
+refused_running fz_space_sigterm freeze "SIGTERM on a full stick" 'not enough room.*keeps running'
 kill -PWR "$(fz_pid fs)"
 fz_end fs 90
 msg=$(grep 'freeze failed' "$W/fs.err" | tail -n1)
